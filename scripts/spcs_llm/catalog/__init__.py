@@ -1,0 +1,227 @@
+"""Load the hardware and model catalogs (data files beside this module, each entry with sources).
+
+- gpus.yaml: GPUs as vLLM sees them (torch-visible memory, bandwidth, compute capability,
+  supported dtypes and quantization methods).
+- instance_families.yaml: SPCS compute pool instance families per cloud.
+- models.yaml: popular open models; their `config` block uses Hugging Face config.json keys, so
+  catalog entries and a user's own config.json go through the same parser (spcs_llm.models).
+
+`validate_catalogs()` returns every problem as a sentence; the test suite runs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from ..errors import SpcsLlmError
+
+CATALOG_DIR = Path(__file__).parent
+CLOUDS = ("aws", "azure", "gcp")
+QUANT_SUPPORT = ("native", "weight_only")  # how vLLM runs a quantization method on a GPU
+DTYPES = ("float16", "bfloat16", "float32")
+
+
+@dataclass(frozen=True)
+class Gpu:
+    name: str
+    memory_gb: float  # marketing capacity
+    torch_total_gib: float  # total memory as torch.cuda.mem_get_info reports it; gmu applies to this
+    bandwidth_gb_s: float
+    dense_fp16_tflops: float
+    dense_bf16_tflops: float | None
+    compute_capability: float
+    dtypes: tuple[str, ...]
+    quantization: dict[str, str]  # method -> "native" | "weight_only"; absent: unsupported
+    sources: tuple[str, ...] = ()
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class InstanceFamily:
+    name: str
+    cloud: str
+    vcpu: float  # available to containers (after SPCS system components)
+    memory_gib: float  # available to containers
+    storage_gb: float | None
+    gpu: str | None  # key into gpus.yaml
+    gpu_count: int
+    gpu_memory_gib: float | None  # per GPU, as SHOW COMPUTE POOL INSTANCE FAMILIES reports it
+    node_limit: int | None  # None: on request
+    credits_per_hour: float
+    generation: str  # current | previous
+    regions_only: tuple[str, ...] = ()
+    regions_excluded: tuple[str, ...] = ()
+    china: str = "no"  # yes | no | unverified
+    sources: tuple[str, ...] = ()
+    notes: str = ""
+
+    @property
+    def is_gpu(self) -> bool:
+        return self.gpu is not None and self.gpu_count > 0
+
+    def available_in(self, region: str | None) -> bool:
+        """Whether the catalog allows this family in a region (None: any region)."""
+        if region is None:
+            return True
+        region = region.lower()
+        if region.startswith("cn-") and self.china == "no":
+            return False
+        if self.regions_only and not any(region == r or region.endswith(r) for r in self.regions_only):
+            return False
+        return not any(region == r or region.endswith(r) for r in self.regions_excluded)
+
+
+def _read(name: str) -> dict:
+    import yaml
+
+    path = CATALOG_DIR / name
+    if not path.exists():
+        raise SpcsLlmError(f"catalog file {path} is missing", exit_code=3)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise SpcsLlmError(f"catalog file {path} must be a mapping", exit_code=3)
+    return data
+
+
+@cache
+def gpus() -> dict[str, Gpu]:
+    out = {}
+    for name, entry in _read("gpus.yaml")["gpus"].items():
+        entry = dict(entry)
+        out[name] = Gpu(
+            name=name,
+            memory_gb=entry["memory_gb"],
+            torch_total_gib=entry["torch_total_gib"],
+            bandwidth_gb_s=entry["bandwidth_gb_s"],
+            dense_fp16_tflops=entry["dense_fp16_tflops"],
+            dense_bf16_tflops=entry.get("dense_bf16_tflops"),
+            compute_capability=float(entry["compute_capability"]),
+            dtypes=tuple(entry["dtypes"]),
+            quantization=dict(entry.get("quantization") or {}),
+            sources=tuple(entry.get("sources") or ()),
+            notes=entry.get("notes", ""),
+        )
+    return out
+
+
+def gpu(name: str) -> Gpu:
+    table = gpus()
+    for key, value in table.items():
+        if key.lower() == name.lower():
+            return value
+    raise SpcsLlmError(f"GPU {name!r} is not in the catalog; allowed: {', '.join(table)}",
+                       hint="for another GPU pass --gpu-memory-gib with its torch-visible total memory")
+
+
+@cache
+def instance_families() -> tuple[InstanceFamily, ...]:
+    out = []
+    for entry in _read("instance_families.yaml")["families"]:
+        out.append(InstanceFamily(
+            name=entry["name"],
+            cloud=entry["cloud"],
+            vcpu=entry["vcpu"],
+            memory_gib=entry["memory_gib"],
+            storage_gb=entry.get("storage_gb"),
+            gpu=entry.get("gpu"),
+            gpu_count=entry.get("gpu_count", 0),
+            gpu_memory_gib=entry.get("gpu_memory_gib"),
+            node_limit=entry.get("node_limit"),
+            credits_per_hour=entry["credits_per_hour"],
+            generation=entry.get("generation", "current"),
+            regions_only=tuple(entry.get("regions_only") or ()),
+            regions_excluded=tuple(entry.get("regions_excluded") or ()),
+            china=entry.get("china", "no"),
+            sources=tuple(entry.get("sources") or ()),
+            notes=entry.get("notes", ""),
+        ))
+    return tuple(out)
+
+
+def families_for(cloud: str | None = None, region: str | None = None, gpu_only: bool = True):
+    return [f for f in instance_families()
+            if (cloud is None or f.cloud == cloud) and (not gpu_only or f.is_gpu) and f.available_in(region)]
+
+
+def family(name: str, cloud: str | None = None) -> InstanceFamily:
+    matches = [f for f in instance_families() if f.name == name.upper() and (cloud is None or f.cloud == cloud)]
+    if not matches:
+        names = sorted({f.name for f in instance_families() if cloud is None or f.cloud == cloud})
+        raise SpcsLlmError(f"instance family {name!r} is not in the catalog"
+                           + (f" for {cloud}" if cloud else "") + f"; allowed: {', '.join(names)}")
+    return matches[0]
+
+
+@cache
+def models() -> dict[str, dict]:
+    return {entry["id"]: entry for entry in _read("models.yaml")["models"]}
+
+
+def model_entry(model_id: str) -> dict | None:
+    table = models()
+    if model_id in table:
+        return table[model_id]
+    lowered = model_id.lower()
+    for key, value in table.items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+# --- validation of the data files -------------------------------------------------------------
+
+_GPU_KEYS = {"memory_gb", "torch_total_gib", "bandwidth_gb_s", "dense_fp16_tflops", "dense_bf16_tflops",
+             "compute_capability", "dtypes", "quantization", "sources", "notes"}
+_FAMILY_KEYS = {"name", "cloud", "vcpu", "memory_gib", "storage_gb", "gpu", "gpu_count", "gpu_memory_gib",
+                "node_limit", "credits_per_hour", "generation", "regions_only", "regions_excluded", "china",
+                "sources", "notes", "network_gbps"}
+_MODEL_KEYS = {"id", "family", "tasks", "params_b", "active_params_b", "licence", "gated",
+               "trust_remote_code", "languages", "checkpoint_quantization", "config", "sources",
+               "confidence", "notes", "quantized_variants", "snowflake_models"}
+_CONFIG_REQUIRED = ("num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size",
+                    "max_position_embeddings")
+
+
+def validate_catalogs() -> list[str]:
+    errors: list[str] = []
+    gpu_table = _read("gpus.yaml").get("gpus", {})
+    for name, entry in gpu_table.items():
+        where = f"gpus.yaml:{name}"
+        errors += [f"{where}: unknown key {k!r}" for k in set(entry) - _GPU_KEYS]
+        errors += [f"{where}: missing {k!r}" for k in ("torch_total_gib", "bandwidth_gb_s", "compute_capability",
+                                                        "dtypes", "sources") if k not in entry]
+        errors += [f"{where}: dtype {d!r} not in {DTYPES}" for d in entry.get("dtypes", []) if d not in DTYPES]
+        for method, how in (entry.get("quantization") or {}).items():
+            if how not in QUANT_SUPPORT:
+                errors.append(f"{where}: quantization {method}: {how!r} not in {QUANT_SUPPORT}")
+        if entry.get("torch_total_gib", 0) > entry.get("memory_gb", 0) * 1e9 / 2**30:
+            errors.append(f"{where}: torch_total_gib exceeds the card's capacity")
+    for entry in _read("instance_families.yaml").get("families", []):
+        where = f"instance_families.yaml:{entry.get('cloud')}/{entry.get('name')}"
+        errors += [f"{where}: unknown key {k!r}" for k in set(entry) - _FAMILY_KEYS]
+        errors += [f"{where}: missing {k!r}" for k in ("name", "cloud", "vcpu", "memory_gib",
+                                                        "credits_per_hour", "sources") if k not in entry]
+        if entry.get("cloud") not in CLOUDS:
+            errors.append(f"{where}: cloud must be one of {CLOUDS}")
+        if entry.get("gpu") and entry["gpu"] not in gpu_table:
+            errors.append(f"{where}: gpu {entry['gpu']!r} is not in gpus.yaml")
+        if entry.get("gpu") and not entry.get("gpu_count"):
+            errors.append(f"{where}: a GPU family needs gpu_count")
+        if entry.get("china", "no") not in ("yes", "no", "unverified"):
+            errors.append(f"{where}: china must be yes, no or unverified")
+    seen = set()
+    for entry in _read("models.yaml").get("models", []):
+        where = f"models.yaml:{entry.get('id')}"
+        if entry.get("id") in seen:
+            errors.append(f"{where}: duplicate id")
+        seen.add(entry.get("id"))
+        errors += [f"{where}: unknown key {k!r}" for k in set(entry) - _MODEL_KEYS]
+        errors += [f"{where}: missing {k!r}" for k in ("id", "params_b", "licence", "gated", "config", "sources")
+                   if k not in entry]
+        config = entry.get("config") or {}
+        text = config.get("text_config", config)
+        errors += [f"{where}: config lacks {k!r}" for k in _CONFIG_REQUIRED
+                   if k not in text and not (k == "max_position_embeddings" and "seq_length" in text)]
+    return errors

@@ -1,0 +1,82 @@
+"""`spcs-llm <step> ...`: parse, dispatch to one step module, print its result in one place.
+
+Only the chosen step's module is imported, so offline steps never pay for (or need) the
+Snowflake libraries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import EXIT_USAGE, SpcsLlmError
+from .output import StepResult, emit, emit_error
+
+# step name -> (module, one-line summary). Each module defines add_arguments(parser) and
+# run(args) -> StepResult.
+STEPS: dict[str, tuple[str, str]] = {
+    "plan": ("spcs_llm.steps.plan", "rank instance families for a model and write deployment.yaml (offline)"),
+    "size": ("spcs_llm.steps.size", "vLLM memory sizing of one model/GPU/TP configuration (offline)"),
+    "models": ("spcs_llm.steps.models", "list or filter the model catalog (offline)"),
+}
+
+
+def _top_help() -> str:
+    width = max(len(name) for name in STEPS)
+    lines = [f"  {name.ljust(width)}  {summary}" for name, (_, summary) in STEPS.items()]
+    return (
+        "usage: spcs-llm <step> [options]   (spcs-llm <step> --help for a step's options)\n\n"
+        "steps:\n" + "\n".join(lines) + "\n\n"
+        "exit codes: 0 ok, 1 the step's answer is no (nothing fits, checks failed),\n"
+        "            2 bad input, 3 environment (Snowflake, network, missing tool)\n"
+    )
+
+
+def build_parser(step: str, module) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"spcs-llm {step}", description=module.__doc__)
+    fmt = parser.add_mutually_exclusive_group()
+    fmt.add_argument("--json", dest="format", action="store_const", const="json",
+                     help="print the result as JSON (stable schema, see docs/cli.md)")
+    fmt.add_argument("--format", choices=["text", "json", "prompt"], default="text",
+                     help="text (default), json, or prompt: the checkpoint text for an assistant")
+    module.add_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        sys.stdout.write(_top_help())
+        return 0 if argv else EXIT_USAGE
+    if argv[0] == "--version":
+        from . import __version__
+
+        print(__version__)
+        return 0
+    step, rest = argv[0], argv[1:]
+    if step not in STEPS:
+        sys.stderr.write(f"spcs-llm: unknown step {step!r}; allowed: {', '.join(STEPS)}\n")
+        return EXIT_USAGE
+    module = importlib.import_module(STEPS[step][0])
+    args = build_parser(step, module).parse_args(rest)
+    args.format = args.format or "text"
+    try:
+        result: StepResult = module.run(args)
+    except SpcsLlmError as err:
+        emit_error(err, args.format)
+        return err.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    emit(result, args.format)
+    return result.exit_code
+
+
+def run_as_script(step: str) -> None:
+    """Entry point of the thin scripts/<step>.py files."""
+    sys.exit(main([step, *sys.argv[1:]]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

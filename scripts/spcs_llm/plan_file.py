@@ -1,0 +1,244 @@
+"""deployment.yaml: the single record of every decision, so any step (or a new conversation)
+can pick up where the last one stopped.
+
+Steps read the plan, change the fields they own through `update()`, and save it. The file is
+validated on every load and before every save: a hand-edited file with a typo fails with a
+list of every problem, and a failed save never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import SpcsLlmError
+
+PLAN_VERSION = 1
+DEFAULT_PLAN_PATH = "deployment.yaml"
+
+ENGINE_PATHS = ("registry", "custom-image")
+CLOUDS = ("aws", "azure", "gcp")
+
+# Every field a plan may hold: "section.field" -> allowed Python types. A section listed with
+# type list holds a list of mappings (candidates, history). Steps that add fields add them here.
+_STR, _INT, _NUM, _BOOL = (str,), (int,), (int, float), (bool,)
+_LIST, _MAP = (list,), (dict,)
+FIELDS: dict[str, tuple[type, ...]] = {
+    "version": _INT,
+    "created_by": _STR,
+    "created_at": _STR,
+    "updated_at": _STR,
+    # the model, as sized (catalog entry or a config.json)
+    "model.id": _STR,
+    "model.source": _STR,
+    "model.config_path": _STR,
+    "model.architecture": _STR,
+    "model.params_b": _NUM,
+    "model.active_params_b": _NUM,
+    "model.dtype": _STR,
+    "model.checkpoint_quantization": _STR,
+    "model.max_position_embeddings": _INT,
+    "model.num_attention_heads": _INT,
+    "model.num_key_value_heads": _INT,
+    "model.licence": _STR,
+    "model.gated": _BOOL,
+    "model.trust_remote_code": _BOOL,
+    # what the user asked for
+    "request.cloud": _STR,
+    "request.region": _STR,
+    "request.max_model_len": _INT,
+    "request.concurrency": _INT,
+    "request.quantization": _STR,
+    "request.kv_cache_dtype": _STR,
+    "request.gpu_memory_utilization": _NUM,
+    # ranked candidates from `plan` (one mapping per instance family; see docs/cli.md)
+    "candidates": _LIST,
+    # the chosen hardware: the recommendation until the user confirms it (`select`)
+    "selection.instance_family": _STR,
+    "selection.gpu": _STR,
+    "selection.gpu_count": _INT,
+    "selection.tensor_parallel_size": _INT,
+    "selection.replicas_per_node": _INT,
+    "selection.max_model_len": _INT,
+    "selection.gpu_memory_utilization": _NUM,
+    "selection.dtype": _STR,
+    "selection.quantization": _STR,
+    "selection.kv_cache_dtype": _STR,
+    "selection.vllm_args": _LIST,
+    "selection.credits_per_hour": _NUM,
+    "selection.node_memory_gib": _NUM,
+    "selection.node_vcpu": _NUM,
+    "selection.confirmed": _BOOL,
+    # workers: how the engine uses the node (`workers`)
+    "workers.engine_path": _STR,
+    "workers.gpu_requests": _INT,
+    "workers.tensor_parallel_size": _INT,
+    "workers.num_workers": _INT,
+    "workers.min_instances": _INT,
+    "workers.max_instances": _INT,
+    "workers.memory_requests_gib": _NUM,
+    "workers.cpu_requests": _NUM,
+    "workers.confirmed": _BOOL,
+    # the deployment path and Snowflake objects (names are validated where they are used)
+    "engine_path": _STR,
+    "snowflake.connection": _STR,
+    "snowflake.account": _STR,
+    "snowflake.region": _STR,
+    "snowflake.role": _STR,
+    "snowflake.warehouse": _STR,
+    "snowflake.database": _STR,
+    "snowflake.schema": _STR,
+    "snowflake.compute_pool": _STR,
+    "snowflake.service_name": _STR,
+    "snowflake.live_instance_family": _MAP,
+    # an append-only log of what each step decided
+    "history": _LIST,
+}
+REQUIRED = ("version", "model.id")
+_SECTIONS = {key.split(".")[0] for key in FIELDS if "." in key}
+
+
+def validate(data: object) -> list[str]:
+    """Every problem with a plan, as readable sentences (empty list: valid)."""
+    if not isinstance(data, dict):
+        return ["the plan must be a YAML mapping at the top level"]
+    errors: list[str] = []
+    for key, value in data.items():
+        if key in _SECTIONS:
+            if not isinstance(value, dict):
+                errors.append(f"'{key}' must be a mapping, got {type(value).__name__}")
+                continue
+            for sub, subvalue in value.items():
+                errors += _check(f"{key}.{sub}", subvalue)
+        else:
+            errors += _check(str(key), value)
+    for key in REQUIRED:
+        if _get(data, key) is None:
+            errors.append(f"'{key}' is missing")
+    version = data.get("version")
+    if isinstance(version, int) and version != PLAN_VERSION:
+        errors.append(f"'version' is {version}; this spcs-llm reads version {PLAN_VERSION}")
+    engine = data.get("engine_path")
+    if engine is not None and engine not in ENGINE_PATHS:
+        errors.append(f"'engine_path' {engine!r} is not one of {', '.join(ENGINE_PATHS)}")
+    for key in ("workers.engine_path",):
+        value = _get(data, key)
+        if value is not None and value not in ENGINE_PATHS:
+            errors.append(f"'{key}' {value!r} is not one of {', '.join(ENGINE_PATHS)}")
+    cloud = _get(data, "request.cloud")
+    if cloud is not None and cloud not in CLOUDS:
+        errors.append(f"'request.cloud' {cloud!r} is not one of {', '.join(CLOUDS)}")
+    return errors
+
+
+def _check(key: str, value: object) -> list[str]:
+    if key not in FIELDS:
+        return [f"unknown field '{key}'"]
+    if value is None:
+        return []
+    allowed = FIELDS[key]
+    if isinstance(value, bool) and bool not in allowed:
+        return [f"'{key}' must be {_type_names(allowed)}, got a boolean"]
+    if not isinstance(value, allowed):
+        return [f"'{key}' must be {_type_names(allowed)}, got {type(value).__name__} {value!r}"]
+    return []
+
+
+def _type_names(types: tuple[type, ...]) -> str:
+    names = {str: "text", int: "an integer", float: "a number", bool: "true/false", list: "a list",
+             dict: "a mapping"}
+    return " or ".join(names[t] for t in types)
+
+
+def _get(data: dict, dotted: str):
+    node: object = data
+    for part in dotted.split("."):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+    return node
+
+
+def get(plan: dict, dotted: str, default=None):
+    value = _get(plan, dotted)
+    return default if value is None else value
+
+
+def require(plan: dict, dotted: str, step_hint: str) -> object:
+    """A field a step cannot work without; the error names the step that sets it."""
+    value = _get(plan, dotted)
+    if value is None:
+        raise SpcsLlmError(f"the plan has no '{dotted}' yet", hint=f"run {step_hint} first")
+    return value
+
+
+def new_plan(tool_version: str) -> dict:
+    now = _now()
+    return {"version": PLAN_VERSION, "created_by": f"spcs-llm {tool_version}", "created_at": now,
+            "updated_at": now}
+
+
+def update(plan: dict, step: str, changes: dict[str, object]) -> dict:
+    """Set dotted fields and log the change in history; returns the plan for chaining."""
+    for dotted, value in changes.items():
+        if dotted not in FIELDS:
+            raise SpcsLlmError(f"internal: step {step!r} set unknown plan field {dotted!r}", exit_code=3)
+        node = plan
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    logged = {k: v for k, v in changes.items() if k != "candidates"}
+    plan.setdefault("history", []).append({"at": _now(), "step": step, "set": logged})
+    plan["updated_at"] = _now()
+    return plan
+
+
+def load(path: str | os.PathLike = DEFAULT_PLAN_PATH) -> dict:
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise SpcsLlmError(f"plan file {str(path)!r} does not exist",
+                           hint="create it with: spcs-llm plan --model <id> --out " + str(path))
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        raise SpcsLlmError(f"plan file {str(path)!r} is not valid YAML{at}: {getattr(err, 'problem', err)}",
+                           hint="fix the file by hand, or write a new one with spcs-llm plan") from err
+    errors = validate(data)
+    if errors:
+        raise SpcsLlmError(f"plan file {str(path)!r} is invalid:\n  - " + "\n  - ".join(errors),
+                           hint="fix these fields, or write a new plan with spcs-llm plan")
+    return data
+
+
+def save(plan: dict, path: str | os.PathLike = DEFAULT_PLAN_PATH) -> Path:
+    """Validate, then write atomically (temp file + rename)."""
+    import yaml
+
+    errors = validate(plan)
+    if errors:
+        raise SpcsLlmError("internal: refusing to write an invalid plan:\n  - " + "\n  - ".join(errors),
+                           exit_code=3)
+    path = Path(path)
+    text = "# spcs-llm deployment plan: every decision, one place. Steps update it; see docs/plan-file.md\n"
+    text += yaml.safe_dump(plan, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".deployment-", suffix=".yaml", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()

@@ -1,0 +1,47 @@
+"""Keep secrets out of every line the pack prints or logs.
+
+Secrets are registered when they are read (from an env var or a file) and replaced by
+"****" wherever they appear; well-known token shapes are masked even if never registered.
+"""
+
+from __future__ import annotations
+
+import re
+
+_registered: set[str] = set()
+
+MASK = "****"
+_PATTERNS = [
+    re.compile(r'(Snowflake\s+Token=")[^"]+(")', re.IGNORECASE),
+    re.compile(r"(Authorization:\s*Bearer\s+)\S+", re.IGNORECASE),
+    re.compile(r"\bhf_[A-Za-z0-9]{20,}\b"),
+    re.compile(r"(-----BEGIN [A-Z ]*PRIVATE KEY-----)[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----)"),
+    re.compile(r"((?:password|passcode|token|secret)\s*[=:]\s*['\"]?)[^\s'\",;]+", re.IGNORECASE),
+]
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret so that redact() masks it, including each line of a multi-line one."""
+    if not value:
+        return
+    for part in [value, *value.splitlines()]:
+        part = part.strip()
+        if len(part) >= 6:
+            _registered.add(part)
+
+
+def redact(text: str) -> str:
+    for secret in sorted(_registered, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    for pattern in _PATTERNS:
+        text = pattern.sub(_mask_match, text)
+    return text
+
+
+def _mask_match(match: re.Match) -> str:
+    groups = [g for g in match.groups() if g is not None]
+    if not groups:
+        return MASK
+    if len(groups) == 1:
+        return groups[0] + MASK
+    return groups[0] + MASK + groups[-1]
