@@ -19,6 +19,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "plan": ("spcs_llm.steps.plan", "rank instance families for a model and write deployment.yaml (offline)"),
     "size": ("spcs_llm.steps.size", "vLLM memory sizing of one model/GPU/TP configuration (offline)"),
     "models": ("spcs_llm.steps.models", "list or filter the model catalog (offline)"),
+    "proxy": ("spcs_llm.steps.proxy", "serve the concurrent service-function proxy in front of vLLM"),
     "install-skills": ("spcs_llm.steps.install_skills", "install the playbooks for an assistant (offline)"),
 }
 
