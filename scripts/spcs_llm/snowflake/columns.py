@@ -1,0 +1,117 @@
+"""The documented output columns of the statements the pack runs, keyed by a short doc key.
+
+SqlRunner.query(sql, doc=KEY) uses this table to shape rows: every documented column is present
+(None when the account did not return it, e.g. privatelink_ingress_url outside Business
+Critical), and a replayed recording with a column the docs do not list is rejected, so
+fixtures cannot drift from the documentation. A doc given as a URL is not checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import EXIT_ENVIRONMENT, SpcsLlmError
+
+_SQL = "https://docs.snowflake.com/en/sql-reference/sql/"
+_FN = "https://docs.snowflake.com/en/sql-reference/functions/"
+
+
+@dataclass(frozen=True)
+class DocColumns:
+    url: str
+    columns: tuple[str, ...]
+    tolerated: tuple[str, ...] = ()  # returned by some accounts or versions, not in the doc's list
+
+
+_SERVICE_COLUMNS = (
+    "name", "status", "database_name", "schema_name", "owner", "compute_pool", "dns_name",
+    "current_instances", "target_instances", "min_ready_instances", "min_instances", "max_instances",
+    "auto_resume", "external_access_integrations", "created_on", "updated_on", "resumed_on",
+    "suspended_on", "auto_suspend_secs", "comment", "owner_role_type", "query_warehouse", "is_job",
+    "is_async_job", "spec_digest", "is_upgrading", "managing_object_domain", "managing_object_name",
+)
+_POOL_COLUMNS = (
+    "name", "state", "min_nodes", "max_nodes", "instance_family", "num_services", "num_jobs",
+    "auto_suspend_secs", "auto_resume", "active_nodes", "idle_nodes", "target_nodes", "created_on",
+    "resumed_on", "updated_on", "owner", "comment", "is_exclusive", "application", "placement_group",
+    "backup_instance_families",
+)
+
+DOCS: dict[str, DocColumns] = {
+    # Our own SELECT of context functions: the columns are the aliases in the template.
+    "context-functions": DocColumns(
+        _FN + "current_region",
+        ("user", "role", "warehouse", "database", "schema", "region", "account", "account_name",
+         "organization_name", "version"),
+    ),
+    "show-grants-to-role": DocColumns(
+        _SQL + "show-grants",
+        ("created_on", "privilege", "granted_on", "name", "granted_to", "grantee_name", "grant_option",
+         "granted_by"),
+    ),
+    "show-parameters": DocColumns(
+        _SQL + "show-parameters", ("key", "value", "default", "level", "description"), tolerated=("type",)),
+    "show-compute-pools": DocColumns(_SQL + "show-compute-pools", _POOL_COLUMNS),
+    "describe-compute-pool": DocColumns(
+        _SQL + "desc-compute-pool", (*_POOL_COLUMNS, "budget", "error_code", "status_message")),
+    "show-compute-pool-instance-families": DocColumns(
+        _SQL + "show-compute-pool-instance-families",
+        ("name", "description", "vcpu", "memory_gib", "storage_gib", "gpu", "gpu_count", "gpu_memory_gib",
+         "current_node_usage", "message"),
+    ),
+    "show-services": DocColumns(_SQL + "show-services", _SERVICE_COLUMNS),
+    "describe-service": DocColumns(_SQL + "desc-service", (*_SERVICE_COLUMNS, "spec")),
+    "show-endpoints": DocColumns(
+        _SQL + "show-endpoints",
+        ("name", "port", "port_range", "protocol", "is_public", "ingress_url", "privatelink_ingress_url"),
+    ),
+    "show-service-containers": DocColumns(
+        _SQL + "show-service-containers-in-service",
+        ("database_name", "schema_name", "service_name", "service_status", "instance_id", "instance_status",
+         "container_name", "status", "message", "image_name", "image_digest", "restart_count", "start_time",
+         "last_exit_code", "last_restart_time"),
+    ),
+    "show-service-instances": DocColumns(
+        _SQL + "show-service-instances-in-service",
+        ("database_name", "schema_name", "service_name", "service_status", "instance_id", "status",
+         "spec_digest", "creation_time", "start_time", "ip_address"),
+    ),
+    "show-image-repositories": DocColumns(
+        _SQL + "show-image-repositories",
+        ("created_on", "name", "database_name", "schema_name", "repository_url", "owner", "owner_role_type",
+         "comment", "encryption", "privatelink_repository_url"),
+    ),
+    "show-images-in-image-repository": DocColumns(
+        _SQL + "show-images-in-image-repository", ("created_on", "image_name", "tags", "digest", "image_path")),
+    # DDL statements answer with one "status" row (the message text is not specified).
+    "ddl-status": DocColumns(_SQL + "create-compute-pool", ("status",)),
+}
+
+
+def lookup(doc: str) -> DocColumns | None:
+    """The documented columns for a doc key; None for a URL (not checked); error for a typo."""
+    if doc in DOCS:
+        return DOCS[doc]
+    if doc.startswith(("http://", "https://")):
+        return None
+    raise SpcsLlmError(f"internal: unknown doc key {doc!r}; known: {', '.join(sorted(DOCS))} (or pass a URL)",
+                       exit_code=EXIT_ENVIRONMENT)
+
+
+def shape(rows: list[dict], doc: str, *, strict: bool, where: str = "") -> list[dict]:
+    """Rows keyed by the documented columns. strict (replay): an undocumented column is an error."""
+    spec = lookup(doc)
+    if spec is None:
+        return rows
+    allowed = set(spec.columns) | set(spec.tolerated)
+    out = []
+    for row in rows:
+        unknown = sorted(set(row) - allowed)
+        if strict and unknown:
+            raise SpcsLlmError(
+                f"replay: {where or 'recording'} has columns {', '.join(unknown)} that {spec.url} does not "
+                f"document; documented: {', '.join(spec.columns)}",
+                exit_code=EXIT_ENVIRONMENT,
+            )
+        out.append({**dict.fromkeys(spec.columns), **row})
+    return out
