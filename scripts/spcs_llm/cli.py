@@ -19,6 +19,9 @@ STEPS: dict[str, tuple[str, str]] = {
     "plan": ("spcs_llm.steps.plan", "rank instance families for a model and write deployment.yaml (offline)"),
     "size": ("spcs_llm.steps.size", "vLLM memory sizing of one model/GPU/TP configuration (offline)"),
     "models": ("spcs_llm.steps.models", "list or filter the model catalog (offline)"),
+    "select": ("spcs_llm.steps.select", "record the chosen instance family and TP in the plan (offline)"),
+    "workers": ("spcs_llm.steps.workers", "gpu_requests, replicas and num_workers for the node (offline)"),
+    "show": ("spcs_llm.steps.show", "where the deployment stands and the next step (offline)"),
     "proxy": ("spcs_llm.steps.proxy", "serve the concurrent service-function proxy in front of vLLM"),
     "install-skills": ("spcs_llm.steps.install_skills", "install the playbooks for an assistant (offline)"),
 }

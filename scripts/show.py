@@ -1,0 +1,9 @@
+#!/usr/bin/env python3
+"""Step `show`. Same as `spcs-llm show`; see --help."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from spcs_llm.cli import run_as_script  # noqa: E402
+
+run_as_script("show")

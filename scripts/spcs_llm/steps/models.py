@@ -1,0 +1,73 @@
+"""List the model catalog, filtered, with each model's weight size and the cheapest instance
+family that serves it (offline). Used to build a shortlist at the model-selection checkpoint."""
+
+from __future__ import annotations
+
+from .. import catalog
+from ..catalog import CLOUDS
+from ..errors import EXIT_NEGATIVE
+from ..models import from_config
+from ..output import StepResult, table
+from ..planner import PlanRequest, plan
+
+DEFAULT_SHORTLIST_CONTEXT = 8192
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--task", help="e.g. chat, vision")
+    parser.add_argument("--max-params-b", type=float, help="at most this many billion parameters (total)")
+    parser.add_argument("--licence", help="licence contains this text, e.g. apache")
+    parser.add_argument("--open", action="store_true", help="only models without a gated download")
+    parser.add_argument("--language", help="supports this language, e.g. zh")
+    parser.add_argument("--family", help="model family, e.g. qwen3")
+    parser.add_argument("--cloud", choices=CLOUDS, default="aws", help="cloud for the cheapest-fit column")
+    parser.add_argument("--region", help="region for the cheapest-fit column")
+    parser.add_argument("--max-model-len", type=int, default=DEFAULT_SHORTLIST_CONTEXT,
+                        help=f"context for the cheapest-fit column (default {DEFAULT_SHORTLIST_CONTEXT})")
+
+
+def run(args) -> StepResult:
+    rows = []
+    for entry in catalog.models().values():
+        if not _matches(entry, args):
+            continue
+        spec = from_config(entry["config"], model_id=entry["id"], source="catalog", meta=entry)
+        max_len = min(args.max_model_len, spec.max_position_embeddings)
+        ranked = plan(PlanRequest(model=spec, cloud=args.cloud, region=args.region, max_model_len=max_len))
+        best = next((c for c in ranked if c["fits"]), None)
+        rows.append({
+            "id": entry["id"], "family": entry.get("family"), "tasks": entry.get("tasks", []),
+            "params_b": entry["params_b"], "active_params_b": entry.get("active_params_b"),
+            "licence": entry["licence"], "gated": entry["gated"],
+            "trust_remote_code": entry.get("trust_remote_code", False),
+            "languages": entry.get("languages", []), "max_context": spec.max_position_embeddings,
+            "checkpoint_quantization": entry.get("checkpoint_quantization"),
+            "weights_gib": round(ranked[0]["options"][0]["weights_gib_per_gpu"]
+                                 * ranked[0]["options"][0]["tensor_parallel_size"], 1) if ranked else None,
+            "cheapest_family": best["instance_family"] if best else None,
+            "cheapest_tp": best["tensor_parallel_size"] if best else None,
+            "cheapest_credits_per_hour": best["credits_per_hour"] if best else None,
+            "sized_context": max_len,
+        })
+    data = {"cloud": args.cloud, "region": args.region, "models": rows}
+    text = table(rows, [("id", "model"), ("params_b", "params(B)"), ("active_params_b", "active(B)"),
+                        ("licence", "licence"), ("gated", "gated"), ("max_context", "context"),
+                        ("weights_gib", "weights GiB"), ("cheapest_family", f"cheapest {args.cloud} family"),
+                        ("cheapest_tp", "tp"), ("cheapest_credits_per_hour", "credits/h")])
+    text += f"\n(cheapest family sized at min(model context, {args.max_model_len}) tokens, 1 request)"
+    return StepResult(data=data, text=text if rows else "no catalog model matches these filters",
+                      prompt="model_shortlist", exit_code=0 if rows else EXIT_NEGATIVE)
+
+
+def _matches(entry: dict, args) -> bool:
+    if args.task and args.task not in entry.get("tasks", []):
+        return False
+    if args.max_params_b is not None and entry["params_b"] > args.max_params_b:
+        return False
+    if args.licence and args.licence.lower() not in str(entry["licence"]).lower():
+        return False
+    if args.open and entry["gated"]:
+        return False
+    if args.language and args.language.lower() not in [lang.lower() for lang in entry.get("languages", [])]:
+        return False
+    return not (args.family and args.family.lower() != str(entry.get("family", "")).lower())

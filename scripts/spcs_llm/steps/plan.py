@@ -1,0 +1,150 @@
+"""Rank the SPCS instance families for a model (offline) and write the plan file.
+
+For every GPU family (of one cloud, or all): the smallest tensor-parallel size that serves the
+model with headroom, replicas per node, the vLLM flags, a roofline decode speed and the credit
+cost, each with a reason. The top fitting family becomes the plan's selection until the user
+confirms one with `spcs-llm select`.
+"""
+
+from __future__ import annotations
+
+from .. import __version__, plan_file
+from ..catalog import CLOUDS
+from ..errors import EXIT_NEGATIVE, SpcsLlmError
+from ..models import resolve_model
+from ..output import StepResult, table
+from ..planner import PlanRequest, plan
+from ..sizing import DEFAULT_GPU_MEMORY_UTILIZATION, KV_CACHE_DTYPES, QUANTIZATIONS
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--model", required=True,
+                        help="catalog id (spcs-llm models), Hugging Face id, or path to a config.json")
+    parser.add_argument("--cloud", choices=CLOUDS, help="your account's cloud (default: all clouds)")
+    parser.add_argument("--region", help="region id, e.g. us-west-2 or cn-northwest-1 (drops families not offered)")
+    parser.add_argument("--max-model-len", type=int, help="context length to serve (default: the model's maximum)")
+    parser.add_argument("--concurrency", type=int, default=1,
+                        help="full-length requests to serve at once (default 1)")
+    parser.add_argument("--quantization", choices=QUANTIZATIONS, help="size a quantized variant")
+    parser.add_argument("--kv-cache-dtype", choices=KV_CACHE_DTYPES, default="auto")
+    parser.add_argument("--gpu-memory-utilization", type=float, default=DEFAULT_GPU_MEMORY_UTILIZATION)
+    parser.add_argument("--out", default=plan_file.DEFAULT_PLAN_PATH, help="plan file to write (deployment.yaml)")
+    parser.add_argument("--force", action="store_true", help="replace an existing plan file")
+    parser.add_argument("--no-write", action="store_true", help="print the ranking only")
+    parser.add_argument("--all", action="store_true", help="show families that do not fit too (text output)")
+
+
+def run(args) -> StepResult:
+    if args.concurrency < 1:
+        raise SpcsLlmError(f"--concurrency {args.concurrency} must be at least 1")
+    model = resolve_model(args.model)
+    req = PlanRequest(model=model, cloud=args.cloud, region=args.region, max_model_len=args.max_model_len,
+                      concurrency=args.concurrency, quantization=args.quantization,
+                      kv_cache_dtype=args.kv_cache_dtype, gpu_memory_utilization=args.gpu_memory_utilization)
+    candidates = plan(req)
+    if not candidates:
+        raise SpcsLlmError(f"no GPU instance family in the catalog for cloud={args.cloud} region={args.region}",
+                           hint="drop --region, or check the region id (e.g. us-west-2, cn-northwest-1)")
+    best = next((c for c in candidates if c["fits"]), None)
+    data = {
+        "model": _model_facts(model),
+        "request": {"cloud": args.cloud, "region": args.region,
+                    "max_model_len": args.max_model_len or model.max_position_embeddings,
+                    "concurrency": args.concurrency, "quantization": args.quantization,
+                    "kv_cache_dtype": args.kv_cache_dtype, "gpu_memory_utilization": args.gpu_memory_utilization},
+        "recommendation": best,
+        "candidates": candidates,
+        "plan_path": None,
+    }
+    if best and not args.no_write:
+        data["plan_path"] = str(_write_plan(args, model, data, best))
+    text = _text(data, args.all)
+    return StepResult(data=data, text=text, prompt="hardware_choice", exit_code=0 if best else EXIT_NEGATIVE)
+
+
+def _model_facts(model) -> dict:
+    return {
+        "id": model.id, "source": model.source, "config_path": model.config_path, "architecture": model.architecture,
+        "params_b": round(model.total_params_b, 2),
+        "active_params_b": round(model.active_b, 2) if model.is_moe else None,
+        "dtype": model.dtype, "checkpoint_quantization": model.checkpoint_quantization,
+        "max_position_embeddings": model.max_position_embeddings, "num_attention_heads": model.num_heads,
+        "num_key_value_heads": model.num_kv_heads, "licence": model.licence, "gated": model.gated,
+        "trust_remote_code": model.trust_remote_code,
+    }
+
+
+def _write_plan(args, model, data: dict, best: dict):
+    from pathlib import Path
+
+    path = Path(args.out)
+    if path.exists() and not args.force:
+        raise SpcsLlmError(f"plan file {str(path)!r} already exists",
+                           hint="pass --force to replace it (its decisions are lost), or --out another.yaml")
+    plan = plan_file.new_plan(__version__)
+    changes = {f"model.{k}": v for k, v in data["model"].items() if v is not None}
+    changes.update({f"request.{k}": v for k, v in data["request"].items() if v is not None})
+    changes["candidates"] = data["candidates"]
+    changes.update(selection_from_candidate(best, confirmed=False))
+    plan_file.update(plan, "plan", changes)
+    return plan_file.save(plan, path)
+
+
+def selection_from_candidate(c: dict, *, confirmed: bool, option: dict | None = None) -> dict:
+    """The plan's selection fields for one candidate (and one of its TP options)."""
+    option = option or next(o for o in c["options"] if o["tensor_parallel_size"] == c["tensor_parallel_size"])
+    tp = option["tensor_parallel_size"]
+    return {
+        "selection.instance_family": c["instance_family"],
+        "selection.gpu": c["gpu"],
+        "selection.gpu_count": c["gpu_count"],
+        "selection.tensor_parallel_size": tp,
+        "selection.replicas_per_node": c["gpu_count"] // tp,
+        "selection.max_model_len": option["max_model_len"],
+        "selection.gpu_memory_utilization": _flag(option["vllm_args"], "--gpu-memory-utilization", float),
+        "selection.dtype": c.get("dtype"),
+        "selection.quantization": c.get("quantization"),
+        "selection.kv_cache_dtype": _flag(option["vllm_args"], "--kv-cache-dtype", str) or "auto",
+        "selection.vllm_args": option["vllm_args"],
+        "selection.credits_per_hour": c["credits_per_hour"],
+        "selection.node_memory_gib": c["node_memory_gib"],
+        "selection.node_vcpu": c["node_vcpu"],
+        "selection.confirmed": confirmed,
+    }
+
+
+def _flag(args: list[str], name: str, cast):
+    for arg in args:
+        if arg.startswith(name + "="):
+            return cast(arg.split("=", 1)[1])
+    return None
+
+
+def _text(data: dict, show_all: bool) -> str:
+    model, req = data["model"], data["request"]
+    params = f"{model['params_b']}B" + (f" ({model['active_params_b']}B active)" if model["active_params_b"] else "")
+    lines = [f"{model['id']}: {params}, {model['dtype']}, max context {model['max_position_embeddings']}",
+             f"serving {req['max_model_len']} tokens x {req['concurrency']} concurrent request(s), "
+             f"gpu_memory_utilization {req['gpu_memory_utilization']}", ""]
+    rows = [c for c in data["candidates"] if show_all or c["fits"]]
+    lines.append(table(rows, [("rank", "#"), ("instance_family", "family"), ("cloud", "cloud"), ("gpu", "gpu"),
+                              ("gpu_count", "gpus"), ("tensor_parallel_size", "tp"), ("replicas_per_node", "replicas"),
+                              ("max_concurrency_per_replica", "conc/replica"), ("credits_per_hour", "credits/h"),
+                              ("est_decode_tokens_per_s", "tok/s*"),
+                              ("credits_per_million_output_tokens", "credits/Mtok*")]))
+    lines.append("* decode roofline upper bound (bandwidth / bytes read per token), not a measurement")
+    best = data["recommendation"]
+    if best:
+        lines += ["", f"recommended: {best['instance_family']} ({best['cloud']}): {best['reason']}",
+                  f"vLLM args: {' '.join(best['vllm_args'])}"]
+    rejected = [c for c in data["candidates"] if not c["fits"]]
+    if rejected:
+        lines += ["", "rejected:"]
+        lines += [f"  {c['instance_family']} ({c['cloud']}, {c['gpu_count']}x {c['gpu']}): {c['reason']}"
+                  for c in rejected]
+        if not best:
+            hints = {s for c in rejected for o in c["options"] for s in o["suggestions"]}
+            lines += ["", "what would fit:"] + [f"  - {h}" for h in sorted(hints)]
+    if data["plan_path"]:
+        lines += ["", f"plan written to {data['plan_path']} (selection not confirmed yet: spcs-llm select)"]
+    return "\n".join(lines)
