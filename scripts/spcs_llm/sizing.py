@@ -356,7 +356,7 @@ def _resolve_quantization(model: ModelSpec, gpu: Gpu, requested: str | None, rea
                        f"{gpu.compute_capability}")
         return False
     if support == "weight_only":
-        reasons.append(f"{method} runs weight-only on {gpu.name} (Marlin kernels): memory shrinks, compute does not")
+        reasons.append(f"{method} is weight-only on {gpu.name}: the weights shrink, the compute stays 16-bit")
     if requested and requested != model.checkpoint_quantization and requested not in ONLINE_QUANTIZATIONS:
         reasons.append(f"{requested} needs a pre-quantized checkpoint of {model.id} (vLLM does not quantize "
                        f"to {requested} at load time); sized as that checkpoint")
