@@ -98,8 +98,8 @@ def _json_request(text: str) -> Any:
         return None
     try:
         decoded = json.loads(stripped)
-    except ValueError:
-        return None
+    except (ValueError, RecursionError):
+        return None  # not JSON (or absurdly nested): plain prompt text
     if isinstance(decoded, dict) and "messages" in decoded:
         return decoded
     if isinstance(decoded, list) and decoded and all(isinstance(m, dict) and "role" in m for m in decoded):

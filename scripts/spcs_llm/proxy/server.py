@@ -71,6 +71,8 @@ class ProxyServer:
     async def stop(self, grace: float | None = None) -> None:
         """Drain: refuse new batches (503, Snowflake retries them), give running batches up to
         `grace` seconds, fail the rest with 503, then close the listener and the vLLM session."""
+        if self.draining:
+            return
         self.draining = True
         grace = self.config.shutdown_grace if grace is None else grace
         running = set(self._tasks)
@@ -91,7 +93,7 @@ class ProxyServer:
             return _json_error(503, "the proxy is shutting down; retry")
         try:
             payload = json.loads(await request.read())
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):
             return _json_error(400, 'the body is not JSON; expected {"data": [[row_index, ...], ...]}')
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, list):
