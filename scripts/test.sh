@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # The one test command (README): lint, the whole offline test suite, the docs build.
-# Live tests in tests/live run only when a Snowflake connection is configured.
+# Uses the project's venv (.venv) when it exists. Live tests in tests/live run only when a
+# Snowflake connection is configured (see tests/live/README.md), and are skipped otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ruff check .
-python -m pytest
+PY="${PYTHON:-python3}"
+[ -x .venv/bin/python ] && PY=.venv/bin/python
+"$PY" -m ruff check .
+"$PY" -m pytest
 if [ -f mkdocs.yml ]; then
-  python -m mkdocs build --strict --quiet --site-dir "$(mktemp -d)"
+  site="$(mktemp -d)"
+  "$PY" -m mkdocs build --strict --quiet --site-dir "$site"
+  rm -rf "$site"
 fi

@@ -50,7 +50,8 @@ def candidate(req: PlanRequest, family: InstanceFamily) -> dict:
     options = [_size(req, family, tp) for tp in tp_options(req.model, family.gpu_count)]
     fitting = [s for s in options if s.fits]
     roomy = [s for s in fitting if s.max_concurrency >= HEADROOM_CONCURRENCY]
-    pick = (roomy or fitting or options or [None])[0]
+    # nothing fits: report the largest TP, the closest this family gets
+    pick = (roomy or fitting or options[-1:] or [None])[0]
     out = {
         "instance_family": family.name,
         "cloud": family.cloud,

@@ -1,0 +1,228 @@
+"""The offline steps end to end through the CLI: plan -> select -> workers -> show, size, models,
+and how a model reference is resolved (catalog, local config.json, hub or mirror)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from spcs_llm import plan_file
+from spcs_llm.cli import main
+
+CONFIG = Path(__file__).resolve().parents[1] / "fixtures" / "configs" / "qwen2.5-7b-instruct.json"
+
+
+def run(capsys, *argv) -> tuple[int, dict | str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    out = captured.out
+    run.last_err = captured.err
+    try:
+        return code, json.loads(out)
+    except ValueError:
+        return code, out
+
+
+@pytest.fixture()
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path
+
+
+REQUIRED_CANDIDATE_KEYS = {"instance_family", "gpu", "tensor_parallel_size", "replicas_per_node", "fits",
+                           "credits_per_hour", "est_decode_tokens_per_s", "vllm_args", "reason"}
+
+
+@pytest.mark.parametrize("model", ["Qwen/Qwen2.5-7B-Instruct", "meta-llama/Llama-3.1-70B-Instruct",
+                                   "openai/gpt-oss-120b"])
+def test_plan_ranks_and_explains_the_issue_models(capsys, workdir, model):
+    code, data = run(capsys, "plan", "--model", model, "--json", "--no-write")
+    assert code == 0
+    assert data["recommendation"]["rank"] == 1 and data["recommendation"]["fits"]
+    for c in data["candidates"]:
+        assert REQUIRED_CANDIDATE_KEYS <= set(c)
+        assert c["reason"]
+    fitting = [c for c in data["candidates"] if c["fits"]]
+    assert all(c["fits"] for c in data["candidates"][: len(fitting)])  # fitting families come first
+
+
+def test_plan_of_70b_needs_multi_gpu_families(capsys, workdir):
+    code, data = run(capsys, "plan", "--model", "meta-llama/Llama-3.1-70B-Instruct", "--cloud", "aws",
+                     "--max-model-len", "8192", "--json", "--no-write")
+    assert code == 0
+    for c in data["candidates"]:
+        if c["fits"]:
+            assert c["gpu_count"] * (c["gpu_memory_gib"] or 0) >= 140  # 141 GB of bf16 weights
+        if c["gpu_count"] == 1 and c["gpu"] == "A10G":
+            assert not c["fits"]
+
+
+def test_plan_writes_the_plan_and_refuses_to_overwrite(capsys, workdir):
+    code, data = run(capsys, "plan", "--model", str(CONFIG), "--cloud", "aws", "--json")
+    assert code == 0 and data["plan_path"] == "deployment.yaml"
+    plan = plan_file.load(workdir / "deployment.yaml")
+    assert plan["model"]["source"] == "config"
+    assert plan["selection"]["instance_family"] == data["recommendation"]["instance_family"]
+    assert plan["selection"]["confirmed"] is False
+    code, _ = run(capsys, "plan", "--model", str(CONFIG), "--cloud", "aws")
+    assert code == 2 and "already exists" in run.last_err
+    code, _ = run(capsys, "plan", "--model", str(CONFIG), "--cloud", "aws", "--force", "--json")
+    assert code == 0
+
+
+def test_select_workers_show_flow(capsys, workdir):
+    run(capsys, "plan", "--model", "Qwen/Qwen2.5-7B-Instruct", "--cloud", "aws", "--json")
+    code, sel = run(capsys, "select", "--family", "GPU_NV_M", "--json")
+    assert code == 0 and sel["confirmed"] and sel["instance_family"] == "GPU_NV_M"
+    assert sel["tensor_parallel_size"] * sel["replicas_per_node"] == 4
+
+    code, proposal = run(capsys, "workers", "--engine", "registry", "--json")
+    assert code == 0 and not proposal["confirmed"]
+    assert proposal["gpu_requests"] == sel["tensor_parallel_size"] and proposal["num_workers"] == 1
+    assert "workers" not in plan_file.load(workdir / "deployment.yaml")  # proposing writes nothing
+
+    code, _ = run(capsys, "workers", "--engine", "registry", "--num-workers", "4", "--json")
+    assert code == 2  # num_workers > 1 has no meaning for vLLM
+
+    code, answer = run(capsys, "workers", "--engine", "registry", "--max-instances", "3", "--confirm", "--json")
+    assert code == 0 and answer["nodes_needed"] == -(-3 // sel["replicas_per_node"])
+    plan = plan_file.load(workdir / "deployment.yaml")
+    assert plan["workers"]["confirmed"] and plan["engine_path"] == "registry"
+
+    code, state = run(capsys, "show", "--json")
+    assert code == 0 and "create-pool" in state["next_step"]
+    assert [h["step"] for h in plan["history"]] == ["plan", "select", "workers"]
+
+
+def test_select_refuses_what_the_plan_did_not_evaluate(capsys, workdir):
+    run(capsys, "plan", "--model", "Qwen/Qwen2.5-7B-Instruct", "--cloud", "aws", "--json")
+    assert run(capsys, "select", "--family", "GPU_NV_XS")[0] == 2  # an Azure family
+    assert "not among the plan's candidates" in run.last_err
+    assert run(capsys, "select", "--family", "GPU_NV_M", "--tp", "3")[0] == 2
+    assert "allowed: 1, 2, 4" in run.last_err
+
+
+def test_select_refuses_a_family_that_does_not_fit(capsys, workdir):
+    run(capsys, "plan", "--model", "meta-llama/Llama-3.1-70B-Instruct", "--cloud", "aws", "--max-model-len",
+        "8192", "--json")
+    assert run(capsys, "select", "--family", "GPU_NV_S")[0] == 1
+
+
+def test_workers_python_server_counts_model_copies(capsys, workdir):
+    run(capsys, "plan", "--model", "Qwen/Qwen2.5-0.5B-Instruct", "--cloud", "aws", "--json")
+    run(capsys, "select", "--family", "GPU_NV_M")
+    code, data = run(capsys, "workers", "--engine", "registry", "--server", "python", "--num-workers", "8", "--json")
+    assert code == 0 and data["num_workers"] == 8
+    code, _ = run(capsys, "workers", "--engine", "registry", "--server", "python", "--num-workers", "500")
+    assert code == 2
+
+
+def test_size_json_schema_and_exit_codes(capsys, workdir):
+    code, data = run(capsys, "size", "--model", "Qwen/Qwen2.5-7B-Instruct", "--gpu", "A10G", "--tp", "1",
+                     "--gpu-memory-utilization", "0.9", "--max-model-len", "8192", "--json")
+    assert code == 0
+    assert {"weights_gib_per_gpu", "kv_cache_gib_per_gpu", "kv_cache_tokens", "max_concurrency", "fits",
+            "reasons"} <= set(data)
+    assert data["fits"] is True
+    code, data = run(capsys, "size", "--model", "meta-llama/Llama-3.1-70B-Instruct", "--gpu", "A10G", "--json")
+    assert code == 1 and data["fits"] is False and data["suggestions"]
+
+
+def test_size_with_custom_gpu_memory(capsys, workdir):
+    code, small = run(capsys, "size", "--model", "Qwen/Qwen2.5-7B-Instruct", "--gpu-memory-gib", "30",
+                      "--max-model-len", "8192", "--json")
+    code2, large = run(capsys, "size", "--model", "Qwen/Qwen2.5-7B-Instruct", "--gpu-memory-gib", "60",
+                       "--max-model-len", "8192", "--json")
+    assert code == code2 == 0 and large["kv_cache_tokens"] > small["kv_cache_tokens"]
+
+
+def test_size_rejects_unknown_gpu_with_the_allowed_list(capsys, workdir):
+    code = main(["size", "--model", "Qwen/Qwen2.5-7B-Instruct", "--gpu", "V100"])
+    assert code == 2 and "A10G" in capsys.readouterr().err
+
+
+def test_models_filters(capsys, workdir):
+    code, data = run(capsys, "models", "--open", "--max-params-b", "10", "--licence", "apache", "--json")
+    assert code == 0 and data["models"]
+    for m in data["models"]:
+        assert not m["gated"] and m["params_b"] <= 10 and "apache" in m["licence"].lower()
+        assert m["cheapest_family"]
+    code, _ = run(capsys, "models", "--family", "no-such-family")
+    assert code == 1
+
+
+def test_unknown_step_and_help(capsys):
+    assert main(["frobnicate"]) == 2
+    assert main(["--help"]) == 0
+    assert "plan" in capsys.readouterr().out
+
+
+# -- model references ------------------------------------------------------------------------------
+
+class _Hub(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 (http.server API)
+        if self.path == "/Org/Tiny/resolve/main/config.json":
+            body = CONFIG.read_bytes()
+            self.send_response(200)
+        elif self.path.startswith("/Gated/"):
+            body, _ = b"{}", self.send_response(401)
+        else:
+            body, _ = b"not found", self.send_response(404)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def hub(monkeypatch):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
+    yield
+    server.shutdown()
+
+
+def test_model_outside_catalog_comes_from_the_hub_or_mirror(capsys, workdir, hub):
+    code, data = run(capsys, "size", "--model", "Org/Tiny", "--gpu", "A10G", "--max-model-len", "4096", "--json")
+    assert code == 0 and data["model"] == "Org/Tiny" and data["kv_bytes_per_token"] == 57_344
+
+
+def test_gated_and_missing_hub_models_have_clear_errors(capsys, workdir, hub):
+    assert main(["size", "--model", "Gated/Model", "--gpu", "A10G"]) == 3
+    assert "gated" in capsys.readouterr().err
+    assert main(["size", "--model", "Org/Missing", "--gpu", "A10G"]) == 2
+    assert "404" in capsys.readouterr().err
+
+
+def test_offline_hub_error_says_what_to_do(capsys, workdir, monkeypatch):
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
+    assert main(["plan", "--model", "Org/Unknown", "--no-write"]) == 3
+    err = capsys.readouterr().err
+    assert "could not be fetched" in err and "config.json" in err
+
+
+def test_hub_token_is_sent_but_never_printed(capsys, workdir, hub, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_" + "x" * 34)
+    code, _ = run(capsys, "size", "--model", "Org/Tiny", "--gpu", "A10G", "--max-model-len", "4096")
+    assert code == 0
+    captured = capsys.readouterr()
+    assert "x" * 34 not in captured.out + captured.err
+
+
+def test_broken_local_config_is_reported(capsys, workdir):
+    bad = workdir / "config.json"
+    bad.write_text("{not json")
+    assert main(["size", "--model", str(bad), "--gpu", "A10G"]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+    bad.write_text(json.dumps({"hidden_size": 10}))
+    assert main(["size", "--model", str(bad), "--gpu", "A10G"]) == 2
+    assert "lacks" in capsys.readouterr().err
