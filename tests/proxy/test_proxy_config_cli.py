@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from spcs_llm.cli import main as cli_main
@@ -63,6 +64,14 @@ def test_step_help_lists_flags_and_env_vars(capsys):
                       ("--model", "SERVED_MODEL_NAME"), ("--sync-budget", "PROXY_SYNC_BUDGET"),
                       ("--request-timeout", "PROXY_REQUEST_TIMEOUT"), ("--port", "PROXY_PORT")):
         assert flag in out and env in out
+
+
+def test_thin_script_runs_from_any_directory(tmp_path):
+    script = Path(__file__).resolve().parents[2] / "scripts" / "proxy.py"
+    result = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "usage: spcs-llm proxy" in result.stdout
 
 
 def test_step_without_backend_is_a_usage_error(capsys, monkeypatch):
