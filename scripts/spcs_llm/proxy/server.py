@@ -118,7 +118,15 @@ class ProxyServer:
         return await self._answer(batch)
 
     async def get_complete(self, request: web.Request) -> web.Response:
-        """Snowflake's poll: same path and headers as the POST, no body."""
+        """Snowflake's poll for a batch answered 202.
+
+        Verified in docs.snowflake.com/en/sql-reference/external-functions-implementation
+        ("Asynchronous remote service"): Snowflake POSTs the batch; on 202 it loops, each time
+        sending a GET without a body but with the same headers (so the same batch id) as the POST;
+        the service answers 202 until the rows are ready and then 200 with them. The SPCS
+        troubleshooting page points service functions slower than 30 s to that protocol.
+        Not verified against a live account: that the GET goes to the same path as the POST.
+        """
         batch_id = request.headers.get(BATCH_ID_HEADER)
         if not batch_id:
             return _json_error(400, f"GET /complete needs the {BATCH_ID_HEADER} header")
