@@ -132,6 +132,9 @@ def _reason(req: PlanRequest, family: InstanceFamily, pick: Sizing, options: lis
                      "nodes or instances")
     if family.node_limit is None:
         parts.append("available on request only")
+    if family.china == "unverified" and catalog.is_china(req.region):
+        parts.append("China availability and GPU model unverified: check SHOW COMPUTE POOL INSTANCE FAMILIES "
+                     "(spcs-llm pools)")
     return "; ".join(parts)
 
 
@@ -152,3 +155,23 @@ def rank(candidates: list[dict]) -> list[dict]:
 def plan(req: PlanRequest) -> list[dict]:
     families = catalog.families_for(cloud=req.cloud, region=req.region, gpu_only=True)
     return rank([candidate(req, f) for f in families])
+
+
+def alternatives(req: PlanRequest, candidates: list[dict]) -> list[str]:
+    """When no family fits: the changes that would make one fit, most specific first."""
+    out = []
+    best_len = max(((o["max_model_len_that_fits"], c["instance_family"], o["tensor_parallel_size"])
+                    for c in candidates for o in c["options"] if o["valid"]), default=None)
+    if best_len and best_len[0] >= 1024:
+        length, family, tp = best_len
+        out.append(f"lower --max-model-len to {length}: fits {family} at TP={tp}")
+    if req.kv_cache_dtype != "fp8":
+        out.append("halve the KV cache with --kv-cache-dtype fp8")
+    if not req.quantization and not req.model.checkpoint_quantization:
+        entry = catalog.model_entry(req.model.id) or {}
+        variants = entry.get("quantized_variants") or []
+        named = f" (e.g. {', '.join(variants)})" if variants else ""
+        out.append(f"use a quantized checkpoint{named}: rerun with --quantization awq, gptq or fp8")
+    if req.cloud or req.region:
+        out.append("look at other regions or clouds (drop --region / --cloud), or families available on request")
+    return out

@@ -226,3 +226,33 @@ def test_broken_local_config_is_reported(capsys, workdir):
     bad.write_text(json.dumps({"hidden_size": 10}))
     assert main(["size", "--model", str(bad), "--gpu", "A10G"]) == 2
     assert "lacks" in capsys.readouterr().err
+
+
+def test_china_region_keeps_only_families_offered_there(capsys, workdir):
+    code, data = run(capsys, "plan", "--model", "Qwen/Qwen2.5-7B-Instruct", "--region", "cn-northwest-1",
+                     "--max-model-len", "8192", "--json", "--no-write")
+    assert code == 0 and data["request"]["cloud"] == "aws"
+    assert {c["instance_family"] for c in data["candidates"]} == {"GPU_NV_S", "GPU_NV_M"}
+    assert "unverified" in data["recommendation"]["reason"]
+
+
+def test_snowflake_region_spelling_implies_the_cloud(capsys, workdir):
+    code, data = run(capsys, "plan", "--model", "Qwen/Qwen2.5-7B-Instruct", "--region", "AWS_US_WEST_2",
+                     "--json", "--no-write")
+    assert code == 0 and {c["cloud"] for c in data["candidates"]} == {"aws"}
+    assert main(["plan", "--model", "Qwen/Qwen2.5-7B-Instruct", "--region", "us-central1", "--cloud", "aws"]) == 2
+
+
+def test_nothing_fits_says_what_would(capsys, workdir):
+    code, data = run(capsys, "plan", "--model", "meta-llama/Llama-3.1-70B-Instruct", "--region", "cn-northwest-1",
+                     "--json")
+    assert code == 1 and data["recommendation"] is None and data["plan_path"] is None
+    assert any("quantized checkpoint" in h for h in data["what_would_fit"])
+    assert not (workdir / "deployment.yaml").exists()
+    code, data = run(capsys, "plan", "--model", "meta-llama/Llama-3.1-8B-Instruct", "--region", "cn-northwest-1",
+                     "--gpu-memory-utilization", "0.5", "--json", "--no-write")
+    assert code == 1 and data["what_would_fit"][0].startswith("lower --max-model-len to")
+    length = int(data["what_would_fit"][0].split()[3].rstrip(":"))
+    code, data = run(capsys, "plan", "--model", "meta-llama/Llama-3.1-8B-Instruct", "--region", "cn-northwest-1",
+                     "--gpu-memory-utilization", "0.5", "--max-model-len", str(length), "--json", "--no-write")
+    assert code == 0  # the suggestion is right

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -67,12 +68,47 @@ class InstanceFamily:
         """Whether the catalog allows this family in a region (None: any region)."""
         if region is None:
             return True
-        region = region.lower()
-        if region.startswith("cn-") and self.china == "no":
+        key = region_key(region)
+        if is_china(region) and self.china == "no":
             return False
-        if self.regions_only and not any(region == r or region.endswith(r) for r in self.regions_only):
+        if self.regions_only and key not in {region_key(r) for r in self.regions_only}:
             return False
-        return not any(region == r or region.endswith(r) for r in self.regions_excluded)
+        return key not in {region_key(r) for r in self.regions_excluded}
+
+
+_CLOUD_PREFIXES = ("aws_", "azure_", "gcp_")
+
+
+def region_key(region: str) -> str:
+    """One spelling for a region: 'us-west-2', 'AWS_US_WEST_2' (CURRENT_REGION()) and 'US West 2'
+    all become 'uswest2'; Azure names such as 'Central US' become 'centralus'."""
+    text = region.strip().lower()
+    for prefix in _CLOUD_PREFIXES:
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+_AWS_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d+$")
+_GCP_REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
+
+
+def cloud_of_region(region: str) -> str | None:
+    """The cloud a region id belongs to: 'AWS_US_WEST_2' or 'us-west-2' -> aws, 'us-central1' -> gcp,
+    'AZURE_EASTUS2' -> azure. None when the spelling does not say (e.g. an Azure display name)."""
+    text = region.strip().lower()
+    for prefix in _CLOUD_PREFIXES:
+        if text.startswith(prefix):
+            return prefix[:-1]
+    if _AWS_REGION.match(text):
+        return "aws"
+    if _GCP_REGION.match(text):
+        return "gcp"
+    return None
+
+
+def is_china(region: str | None) -> bool:
+    return bool(region) and region_key(region).startswith("cnnorthwest")
 
 
 @cache

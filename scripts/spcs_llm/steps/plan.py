@@ -13,7 +13,7 @@ from ..catalog import CLOUDS
 from ..errors import EXIT_NEGATIVE, SpcsLlmError
 from ..models import resolve_model
 from ..output import StepResult, table
-from ..planner import PlanRequest, plan
+from ..planner import PlanRequest, alternatives, plan
 from ..sizing import DEFAULT_GPU_MEMORY_UTILIZATION, KV_CACHE_DTYPES, QUANTIZATIONS
 
 
@@ -37,8 +37,9 @@ def add_arguments(parser) -> None:
 def run(args) -> StepResult:
     if args.concurrency < 1:
         raise SpcsLlmError(f"--concurrency {args.concurrency} must be at least 1")
+    cloud = _cloud(args.cloud, args.region)
     model = resolve_model(args.model)
-    req = PlanRequest(model=model, cloud=args.cloud, region=args.region, max_model_len=args.max_model_len,
+    req = PlanRequest(model=model, cloud=cloud, region=args.region, max_model_len=args.max_model_len,
                       concurrency=args.concurrency, quantization=args.quantization,
                       kv_cache_dtype=args.kv_cache_dtype, gpu_memory_utilization=args.gpu_memory_utilization)
     candidates = plan(req)
@@ -48,11 +49,12 @@ def run(args) -> StepResult:
     best = next((c for c in candidates if c["fits"]), None)
     data = {
         "model": _model_facts(model),
-        "request": {"cloud": args.cloud, "region": args.region,
+        "request": {"cloud": cloud, "region": args.region,
                     "max_model_len": args.max_model_len or model.max_position_embeddings,
                     "concurrency": args.concurrency, "quantization": args.quantization,
                     "kv_cache_dtype": args.kv_cache_dtype, "gpu_memory_utilization": args.gpu_memory_utilization},
         "recommendation": best,
+        "what_would_fit": [] if best else alternatives(req, candidates),
         "candidates": candidates,
         "plan_path": None,
     }
@@ -60,6 +62,16 @@ def run(args) -> StepResult:
         data["plan_path"] = str(_write_plan(args, model, data, best))
     text = _text(data, args.all)
     return StepResult(data=data, text=text, prompt="hardware_choice", exit_code=0 if best else EXIT_NEGATIVE)
+
+
+def _cloud(cloud: str | None, region: str | None) -> str | None:
+    """A region belongs to one cloud: infer --cloud from it, and refuse a contradiction."""
+    from ..catalog import cloud_of_region
+
+    implied = cloud_of_region(region) if region else None
+    if cloud and implied and cloud != implied:
+        raise SpcsLlmError(f"region {region!r} belongs to {implied}, but --cloud is {cloud}")
+    return cloud or implied
 
 
 def _model_facts(model) -> dict:
@@ -143,8 +155,7 @@ def _text(data: dict, show_all: bool) -> str:
         lines += [f"  {c['instance_family']} ({c['cloud']}, {c['gpu_count']}x {c['gpu']}): {c['reason']}"
                   for c in rejected]
         if not best:
-            hints = {s for c in rejected for o in c["options"] for s in o["suggestions"]}
-            lines += ["", "what would fit:"] + [f"  - {h}" for h in sorted(hints)]
+            lines += ["", "what would fit:"] + [f"  - {h}" for h in data["what_would_fit"]]
     if data["plan_path"]:
         lines += ["", f"plan written to {data['plan_path']} (selection not confirmed yet: spcs-llm select)"]
     return "\n".join(lines)
