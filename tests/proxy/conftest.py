@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import aiohttp
 import pytest
+
 from spcs_llm.proxy.config import load_config
 from spcs_llm.proxy.fake_backend import FakeBackend
 from spcs_llm.proxy.server import BATCH_ID_HEADER, ProxyServer

@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
 from spcs_llm.cli import main as cli_main
 from spcs_llm.errors import SpcsLlmError
 from spcs_llm.proxy.config import load_config

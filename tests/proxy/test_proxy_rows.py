@@ -6,6 +6,7 @@ import json
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from spcs_llm.proxy.rows import Row, error_value, is_error_value, parse_row
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
@@ -15,7 +16,8 @@ json_values = st.recursive(
     max_leaves=12,
 )
 indexes = st.integers(min_value=0, max_value=10**6)
-prompts = st.text(min_size=1, max_size=50).filter(lambda t: t.strip())
+# Plain prompts; text that looks like JSON is covered by its own test below.
+prompts = st.text(min_size=1, max_size=50).filter(lambda t: t.strip() and t.strip()[0] not in "{[")
 contents = st.text(max_size=30) | st.lists(st.fixed_dictionaries({"type": st.just("text"), "text": st.text()}),
                                            min_size=1, max_size=2)
 messages = st.lists(
@@ -35,14 +37,9 @@ requests = prompts | messages | chat_requests | messages.map(json.dumps) | chat_
 
 def _expected_messages(request) -> list:
     if isinstance(request, str):
-        try:
-            decoded = json.loads(request)
-        except ValueError:
-            decoded = None
-        if isinstance(decoded, list | dict):
-            request = decoded
-        else:
+        if request.strip()[0] not in "{[":
             return [{"role": "user", "content": request}]
+        request = json.loads(request)
     return request if isinstance(request, list) else request["messages"]
 
 
@@ -107,6 +104,17 @@ def test_rows_without_an_integer_index_are_answered_at_their_position(position, 
     parsed = parse_row(row, position)
     assert parsed.index == position
     assert is_error_value(parsed.value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=json_values.filter(lambda v: not (isinstance(v, dict) and "messages" in v)
+                                and not (isinstance(v, list) and v and all(isinstance(m, dict) and "role" in m
+                                                                           for m in v))))
+def test_json_text_that_is_not_a_request_is_prompt_text(value):
+    text = json.dumps(value)
+    parsed = parse_row([0, text], 0)
+    if text.strip():
+        assert parsed.request == {"messages": [{"role": "user", "content": text}]}
 
 
 def test_sql_null_request_is_null_without_a_call():

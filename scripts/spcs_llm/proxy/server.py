@@ -164,7 +164,9 @@ class ProxyServer:
             raise
         except Exception as err:  # a bug: answer 500 (Snowflake retries it) and say what it was
             reason = f"internal error {type(err).__name__}"
-            log.error(redact(f"batch {batch.batch_id or '-'} failed: {type(err).__name__}: {err}"))
+            # The type only: an exception's text may quote row data. The traceback at DEBUG.
+            log.error(redact(f"batch {batch.batch_id or '-'} failed: {reason}"),
+                      exc_info=log.isEnabledFor(logging.DEBUG))
         finally:
             self.pending_rows -= batch.rows
             batch.outcome = outcome
