@@ -1,0 +1,16 @@
+#!/usr/bin/env python3
+"""Container entrypoint: `entrypoint.py [serve|fetch-weights]` (spcs_llm/custom_image/entrypoint.py)."""
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# In the image the package sits beside this file; in a checkout it is under ../scripts.
+for candidate in (HERE, HERE.parent / "scripts"):
+    if (candidate / "spcs_llm").is_dir():
+        sys.path.insert(0, str(candidate))
+        break
+
+from spcs_llm.custom_image.entrypoint import main  # noqa: E402
+
+sys.exit(main())
