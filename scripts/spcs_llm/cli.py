@@ -24,6 +24,11 @@ STEPS: dict[str, tuple[str, str]] = {
     "show": ("spcs_llm.steps.show", "where the deployment stands and the next step (offline)"),
     "proxy": ("spcs_llm.steps.proxy", "serve the concurrent service-function proxy in front of vLLM"),
     "install-skills": ("spcs_llm.steps.install_skills", "install the playbooks for an assistant (offline)"),
+    "preflight": ("spcs_llm.steps.preflight", "check account, role, privileges, event table before deploying"),
+    "pools": ("spcs_llm.steps.pools", "live compute pools and GPU families, checked against the plan"),
+    "create-pool": ("spcs_llm.steps.create_pool", "create the plan's compute pool (costs credits: --yes)"),
+    "service-check": ("spcs_llm.steps.service_check", "is the service name free? rename, replace or keep"),
+    "status": ("spcs_llm.steps.status", "service, containers and endpoint; --wait until it answers"),
 }
 
 

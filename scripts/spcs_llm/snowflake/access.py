@@ -111,6 +111,11 @@ class SqlRunner:
         return "replay" if self.replay_dir else "live"
 
     @property
+    def reads(self) -> bool:
+        """False in a dry run without recordings: queries return [] because nothing was read."""
+        return not (self.dry_run and self.replay_dir is None)
+
+    @property
     def offline(self) -> bool:
         """True when nothing will connect (dry run or replay)."""
         return self.mode != "live"

@@ -41,8 +41,8 @@ DOCS: dict[str, DocColumns] = {
     # Our own SELECT of context functions: the columns are the aliases in the template.
     "context-functions": DocColumns(
         _FN + "current_region",
-        ("user", "role", "warehouse", "database", "schema", "region", "account", "account_name",
-         "organization_name", "version"),
+        ("user_name", "role_name", "warehouse_name", "database_name", "schema_name", "region_name",
+         "account_locator", "account_name", "organization_name", "snowflake_version"),
     ),
     "show-grants-to-role": DocColumns(
         _SQL + "show-grants",

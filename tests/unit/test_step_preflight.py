@@ -1,0 +1,153 @@
+"""preflight against recorded accounts: checks, fixes, plan fields, dry run."""
+
+from __future__ import annotations
+
+import pytest
+from snowflake_testkit import prepare_offline, run_step, run_text, use_scenarios, write_plan
+
+from spcs_llm import plan_file
+from spcs_llm.snowflake import statements
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    return prepare_offline(monkeypatch, tmp_path)
+
+
+def checks_by_id(data):
+    return {c["id"]: c for c in data["checks"]}
+
+
+def test_ready_account_passes_and_is_recorded(offline, monkeypatch, capsys):
+    use_scenarios(monkeypatch, offline, "aws_ready")
+    plan = write_plan(offline / "deployment.yaml")
+    code, data, _ = run_step(capsys, "preflight", "--compute-pool", "LLM_POOL")
+    assert code == 0, data["missing_required"]
+    checks = checks_by_id(data)
+    assert checks["create_service"]["status"] == "ok" and checks["create_model"]["status"] == "ok"
+    # inherited through ML_ENDPOINTS
+    assert checks["bind_service_endpoint"]["status"] == "ok"
+    # the pool exists and the role owns it: USAGE is what is needed, not CREATE COMPUTE POOL
+    assert checks["usage_compute_pool"]["status"] == "ok" and "create_compute_pool" not in checks
+    assert checks["event_table"]["detail"] == "SNOWFLAKE.TELEMETRY.EVENTS"
+    assert checks["gpu_families"]["detail"] == "GPU_NV_M, GPU_NV_S"
+    assert (data["cloud"], data["china"], data["account"]) == ("aws", False, "MYORG-ML_PROD")
+    saved = plan_file.load(plan)
+    assert saved["snowflake"] == {"account": "MYORG-ML_PROD", "region": "AWS_US_WEST_2", "role": "ML_DEPLOYER",
+                                  "warehouse": "ML_WH", "database": "LLM_DB", "schema": "SERVING"}
+    assert saved["history"][-1]["step"] == "preflight"
+
+
+def test_grants_are_read_for_inherited_roles_and_public(offline, monkeypatch, capsys):
+    use_scenarios(monkeypatch, offline, "aws_ready")
+    _, data, _ = run_step(capsys, "preflight")
+    grant_statements = [s for s in data["statements"] if s.startswith("SHOW GRANTS")]
+    assert grant_statements == ["SHOW GRANTS TO ROLE ML_DEPLOYER", "SHOW GRANTS TO ROLE PUBLIC",
+                                "SHOW GRANTS TO ROLE ML_ENDPOINTS"]
+
+
+def test_custom_image_path_needs_image_repository_privilege(offline, monkeypatch, capsys):
+    use_scenarios(monkeypatch, offline, "aws_ready")
+    code, data, _ = run_step(capsys, "preflight", "--path", "custom-image", "--grant-to", "DEPLOYERS")
+    checks = checks_by_id(data)
+    assert code == 1 and data["missing_required"] == ["create_image_repository"]
+    assert checks["create_image_repository"]["fix"] == [
+        "GRANT CREATE IMAGE REPOSITORY ON SCHEMA LLM_DB.SERVING TO ROLE DEPLOYERS;"]
+    assert "create_model" not in checks
+
+
+def test_missing_pool_needs_create_compute_pool(offline, monkeypatch, capsys):
+    use_scenarios(monkeypatch, offline, "aws_ready")
+    _, data, _ = run_step(capsys, "preflight", "--compute-pool", "NEW_GPU_POOL")
+    check = checks_by_id(data)["create_compute_pool"]
+    assert check["status"] == "ok" and "NEW_GPU_POOL" in check["detail"]
+
+
+def test_accountadmin_trial_account(offline, monkeypatch, capsys):
+    use_scenarios(monkeypatch, offline, "admin_trial")
+    code, data, _ = run_step(capsys, "preflight", "--database", "LLM_DB", "--schema", "SERVING")
+    checks = checks_by_id(data)
+    assert code == 1
+    assert set(data["missing_required"]) >= {"role", "warehouse", "compute_pools_available", "gpu_families"}
+    role_fix = checks["role"]["fix"]
+    assert role_fix[0] == ('CREATE ROLE IF NOT EXISTS SPCS_LLM_ROLE;\n'
+                           'GRANT ROLE SPCS_LLM_ROLE TO USER "alice@example.com";')
+    assert "GRANT CREATE SERVICE ON SCHEMA LLM_DB.SERVING TO ROLE SPCS_LLM_ROLE;" in role_fix
+    assert "GRANT BIND SERVICE ENDPOINT ON ACCOUNT TO ROLE SPCS_LLM_ROLE;" in role_fix
+    # ACCOUNTADMIN holds account privileges even though SHOW GRANTS does not list them
+    assert checks["create_compute_pool"]["status"] == "ok"
+    assert checks["event_table"]["status"] == "missing"
+    assert checks["event_table"]["fix"] == ["ALTER ACCOUNT SET EVENT_TABLE = SNOWFLAKE.TELEMETRY.EVENTS;"]
+    trial = checks["trial_account"]
+    assert trial["status"] == "missing" and "Unsupported feature" in trial["detail"]
+
+
+def test_text_lists_fixes_and_prompt_renders(offline, monkeypatch, capsys):
+    use_scenarios(monkeypatch, offline, "admin_trial")
+    code, out, _ = run_text(capsys, "preflight", "--database", "LLM_DB", "--schema", "SERVING")
+    assert code == 1 and "To fix" in out and "GRANT CREATE MODEL ON SCHEMA LLM_DB.SERVING TO ROLE SPCS_LLM_ROLE;" in out
+    code, out, _ = run_text(capsys, "preflight", "--database", "LLM_DB", "--schema", "SERVING", "--format", "prompt")
+    assert "STOP" in out and "ACCOUNTADMIN" in out and "ALTER ACCOUNT SET EVENT_TABLE" in out
+
+
+def test_china_region_is_flagged(offline, monkeypatch, capsys):
+    use_scenarios(monkeypatch, offline, "aws_ready", "china")
+    _, data, _ = run_step(capsys, "preflight")
+    assert data["china"] is True and data["cloud"] == "aws"
+    assert any("snowflakecomputing.cn" in note for note in data["notes"])
+
+
+def test_unreadable_grants_are_unknown_not_missing(offline, monkeypatch, capsys):
+    replay_dir = use_scenarios(monkeypatch, offline, "aws_ready")
+    from spcs_llm.snowflake import replay
+
+    replay.record(replay_dir, statements.show_grants_to_role("ML_DEPLOYER"), error={
+        "errno": 3001, "sqlstate": "42501", "message": "Insufficient privileges to operate on role 'ML_DEPLOYER'"})
+    code, data, _ = run_step(capsys, "preflight")
+    checks = checks_by_id(data)
+    assert checks["create_service"]["status"] == "unknown" and "Insufficient privileges" in checks["create_service"][
+        "detail"]
+    assert code == 0
+
+
+def test_dry_run_prints_statements_never_connects_and_keeps_plan(offline, capsys):
+    plan = write_plan(offline / "deployment.yaml", snowflake__role="ML_DEPLOYER")
+    before = plan.read_text()
+    code, data, err = run_step(capsys, "preflight", "--dry-run")
+    assert code == 0 and data["mode"] == "dry-run"
+    assert "SHOW GRANTS TO ROLE ML_DEPLOYER;" in err and "SHOW COMPUTE POOL INSTANCE FAMILIES;" in err
+    assert {c["status"] for c in data["checks"] if c["id"] != "snowflake_ml_python"} == {"unknown"}
+    assert plan.read_text() == before
+    log = (offline / ".spcs-llm" / "statements.log").read_text()
+    assert "dry-run" in log and "SHOW PARAMETERS LIKE 'EVENT_TABLE' IN ACCOUNT" in log
+
+
+def test_live_without_a_connection_is_an_environment_error(offline, capsys):
+    code = __import__("spcs_llm.cli", fromlist=["main"]).main(["preflight"])
+    err = capsys.readouterr().err
+    assert code == 3 and "connections.toml" in err
+
+
+@pytest.mark.parametrize("sql, expected", [
+    (statements.context(), "SELECT CURRENT_USER() AS user_name"),
+    (statements.show_event_table_parameter(), "SHOW PARAMETERS LIKE 'EVENT_TABLE' IN ACCOUNT"),
+    (statements.show_grants_to_role("ML_DEPLOYER"), "SHOW GRANTS TO ROLE ML_DEPLOYER"),
+    (statements.show_grants_to_role("data team"), 'SHOW GRANTS TO ROLE "data team"'),
+    (statements.grant_privilege("USAGE", "COMPUTE POOL", "R1", "llm_pool"),
+     "GRANT USAGE ON COMPUTE POOL LLM_POOL TO ROLE R1;"),
+    (statements.grant_privilege("USAGE", "DATABASE", 'odd"role', "db"),
+     'GRANT USAGE ON DATABASE DB TO ROLE "odd""role";'),
+    (statements.set_event_table("snowflake.telemetry.events"),
+     "ALTER ACCOUNT SET EVENT_TABLE = SNOWFLAKE.TELEMETRY.EVENTS;"),
+])
+def test_golden_sql(sql, expected):
+    assert sql.startswith(expected) and (sql == expected or expected.startswith("SELECT"))
+
+
+def test_context_sql_is_exact():
+    assert statements.context().splitlines() == [
+        "SELECT CURRENT_USER() AS user_name, CURRENT_ROLE() AS role_name, CURRENT_WAREHOUSE() AS warehouse_name,",
+        "       CURRENT_DATABASE() AS database_name, CURRENT_SCHEMA() AS schema_name, "
+        "CURRENT_REGION() AS region_name,",
+        "       CURRENT_ACCOUNT() AS account_locator, CURRENT_ACCOUNT_NAME() AS account_name,",
+        "       CURRENT_ORGANIZATION_NAME() AS organization_name, CURRENT_VERSION() AS snowflake_version"]
