@@ -44,11 +44,18 @@ def reachable(graph: dict[str, list[str]], start: str = ROUTER_KEY) -> list[str]
 
 
 def parents(graph: dict[str, list[str]], start: str = ROUTER_KEY) -> dict[str, str | None]:
-    """For each reachable playbook, the playbook it is first reached from (breadth-first)."""
+    """For each reachable playbook, the one that first leads to it when the hand-offs are followed
+    depth-first in reading order: the router's first route, then that playbook's hand-offs, and
+    so on. That is the order of a conversation, so it is the state a playbook's commands run in."""
     parent: dict[str, str | None] = {start: None}
-    for key in reachable(graph, start):
+
+    def visit(key: str) -> None:
         for nxt in graph.get(key, []):
-            parent.setdefault(nxt, key)
+            if nxt not in parent:
+                parent[nxt] = key
+                visit(nxt)
+
+    visit(start)
     return parent
 
 
@@ -70,7 +77,7 @@ def check_graph(root: Path, tree: dict[str, Playbook]) -> list[str]:
             problems.append(f"{tree[ROUTER_KEY].path}: the routing table does not load {key} "
                             f"(add a row: Load `{key}`)")
     # every path ends: from each reachable playbook some chain of hand-offs reaches a **Done**
-    finishing = {key for key in tree if _ends(tree[key])}
+    finishing = {key for key in tree if key != ROUTER_KEY and _ends(tree[key])}
     changed = True
     while changed:
         changed = False

@@ -74,9 +74,10 @@ def check_length(pb: Playbook) -> list[str]:
 def check_stop_lines(pb: Playbook) -> list[str]:
     problems = []
     for number, text in pb.prose():
-        if _STOP_WORD.search(text) and not is_stop(text):
+        plain = re.sub(r"`[^`]*`", "", text)  # the form may be quoted in a code span
+        if _STOP_WORD.search(plain) and not is_stop(text):
             problems.append(f"{_where(pb, number)}: a checkpoint must be exactly one line: {STOP_FORM}")
-        elif _LOOSE_WAIT.search(text) and not is_stop(text):
+        elif _LOOSE_WAIT.search(plain) and not is_stop(text):
             problems.append(f"{_where(pb, number)}: write checkpoints only in the STOP form: {STOP_FORM}")
     for block in pb.blocks:
         if _STOP_WORD.search(block.text):
@@ -86,9 +87,9 @@ def check_stop_lines(pb: Playbook) -> list[str]:
 
 
 def _section_asks(section) -> list[int]:
-    """Lines where a section asks the user something: an Ask instruction, a 'Proceed?' or a
-    command that renders a checkpoint prompt (--format prompt)."""
-    asks = [n for n, text in section.lines if _ASK.match(text) or "Proceed?" in text]
+    """Lines where a section asks the user something: an Ask instruction, or a command in a code
+    block that renders a checkpoint prompt (--format prompt)."""
+    asks = [n for n, text in section.lines if _ASK.match(text)]
     for block in section.blocks:
         for command in logical_commands(block.text, block.line + 1):
             if re.search(r"--format[= ]prompt\b", command.text):

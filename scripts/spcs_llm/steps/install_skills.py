@@ -158,7 +158,7 @@ def plan_install(dest: Path, files: dict[str, bytes]) -> list[dict]:
 def plan_uninstall(dest: Path) -> list[dict]:
     manifest = _read_manifest(dest)
     if manifest is None:
-        if dest.exists():
+        if (dest / "SKILL.md").exists():
             raise SpcsLlmError(f"{dest} was not installed by spcs-llm (no {MANIFEST}); leaving it alone",
                                hint="remove it by hand if it is yours to remove")
         return []
@@ -229,7 +229,7 @@ def run(args: argparse.Namespace) -> StepResult:
             "script_pattern": command["script_pattern"],
             "files": sorted(files),
         }
-    if not args.dry_run:
+    if not args.dry_run and (actions or manifest is not None):
         apply(dest, actions, files, manifest)
     counts = {kind: sum(1 for a in actions if a["action"] == kind)
               for kind in ("create", "update", "unchanged", "remove")}
