@@ -23,6 +23,8 @@ STEPS: dict[str, tuple[str, str]] = {
     "workers": ("spcs_llm.steps.workers", "gpu_requests, replicas and num_workers for the node (offline)"),
     "show": ("spcs_llm.steps.show", "where the deployment stands and the next step (offline)"),
     "proxy": ("spcs_llm.steps.proxy", "serve the concurrent service-function proxy in front of vLLM"),
+    "deploy-registry": ("spcs_llm.steps.deploy_registry", "registry + vLLM deploy script (--execute --yes)"),
+    "usage": ("spcs_llm.steps.usage", "SQL, Python and REST snippets for the registry service (offline)"),
     "install-skills": ("spcs_llm.steps.install_skills", "install the playbooks for an assistant (offline)"),
     "preflight": ("spcs_llm.steps.preflight", "check account, role, privileges, event table before deploying"),
     "pools": ("spcs_llm.steps.pools", "live compute pools and GPU families, checked against the plan"),

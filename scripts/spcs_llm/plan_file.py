@@ -93,6 +93,13 @@ FIELDS: dict[str, tuple[type, ...]] = {
     "snowflake.compute_pool": _STR,
     "snowflake.service_name": _STR,
     "snowflake.live_instance_family": _MAP,
+    # the Model Registry path (`deploy-registry`); registry.ingress_url is for whoever reads SHOW ENDPOINTS
+    "registry.source": _STR, "registry.model_name": _STR, "registry.version_name": _STR,
+    "registry.pre_logged_model": _STR, "registry.pre_logged_version": _STR, "registry.hf_secret": _STR,
+    "registry.snapshot_dir": _STR, "registry.log_pool": _STR, "registry.ingress_enabled": _BOOL,
+    "registry.engine_args": _LIST, "registry.service_fqn": _STR, "registry.script_path": _STR,
+    "registry.log_path": _STR, "registry.result_path": _STR, "registry.pid": _INT,
+    "registry.started_at": _STR, "registry.ingress_url": _STR, "registry.compute_pool": _STR,
     # an append-only log of what each step decided
     "history": _LIST,
 }

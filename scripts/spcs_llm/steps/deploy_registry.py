@@ -1,0 +1,199 @@
+"""Render the Model Registry + vLLM deployment script for the plan, and start it on request.
+
+Without flags: write the script (registers the model, then create_service with the plan's GPUs,
+instances and vLLM arguments) and print a summary; nothing is started. --format prompt prints
+the summary to confirm before a paid deployment. --execute --yes starts the script in the
+background and records its pid and log in the plan; follow it with `spcs-llm status --wait` or
+`tail -f <log>`. --dry-run prints what would be written or started and changes nothing.
+
+Routes: remote logging from Hugging Face on a CPU pool (default; --hf-secret names a Snowflake
+SECRET holding the HF token), --snapshot-dir (upload a downloaded model folder, no Hugging Face
+access needed), or --pre-logged (a Snowflake-provided model in SNOWFLAKE.MODELS).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import shlex
+from pathlib import Path
+
+from .. import plan_file
+from ..errors import EXIT_USAGE, SpcsLlmError
+from ..output import StepResult
+from ..registry.launch import command, is_running, start_background
+from ..registry.script import route_text, write_script
+from ..registry.spec import Choices, build_spec, refuse_forbidden_role
+from ..snowflake.args import add_snowflake_arguments
+
+STEP = "deploy-registry"
+DEFAULT_OUT = Path(".spcs-llm") / "registry"
+
+
+def add_arguments(parser) -> None:
+    add_snowflake_arguments(parser, writes=True)
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help=f"where to write the script, its log and result (default: {DEFAULT_OUT} beside the plan)")
+    parser.add_argument("--execute", action="store_true",
+                        help="start the script in the background (creates a paid service; needs --yes)")
+    route = parser.add_argument_group("how the model gets into the registry (recorded in the plan)")
+    route.add_argument("--hf-secret", metavar="NAME",
+                       help="Snowflake SECRET (NAME, SCHEMA.NAME or DB.SCHEMA.NAME) holding the Hugging Face token "
+                       "for gated models; the token itself never appears")
+    route.add_argument("--snapshot-dir", metavar="PATH",
+                       help="offline route: upload this downloaded model folder (config.json, tokenizer, weights)")
+    route.add_argument("--pre-logged", metavar="NAME",
+                       help="deploy this Snowflake-provided model from SNOWFLAKE.MODELS (as SHOW MODELS lists it)")
+    route.add_argument("--pre-logged-version", metavar="VERSION",
+                       help="version of the --pre-logged model (default: its default version)")
+    route.add_argument("--remote", action="store_true",
+                       help="switch back to remote logging from Hugging Face (the default route)")
+    route.add_argument("--log-pool", metavar="POOL",
+                       help="CPU compute pool for remote logging (default: SYSTEM_COMPUTE_POOL_CPU)")
+    route.add_argument("--model-name", metavar="NAME", help="registry model name (default: from the model id)")
+    route.add_argument("--version-name", metavar="NAME", help="registry version name (default: V1)")
+    target = parser.add_argument_group("where (default: the plan's snowflake.* fields)")
+    target.add_argument("--database", metavar="DB", help="database of the model and the service")
+    target.add_argument("--schema", metavar="SCHEMA", help="schema of the model and the service")
+    target.add_argument("--compute-pool", metavar="POOL", help="GPU compute pool of the service")
+    target.add_argument("--name", metavar="SERVICE", help="service name")
+    parser.add_argument("--no-ingress", action="store_true",
+                        help="no public endpoint (SQL and mv.run still work; REST from outside does not)")
+
+
+def run(args) -> StepResult:
+    plan_path = Path(args.plan)
+    plan = plan_file.load(plan_path)
+    choices = Choices(
+        hf_secret=args.hf_secret, snapshot_dir=args.snapshot_dir, pre_logged=args.pre_logged,
+        pre_logged_version=args.pre_logged_version, remote=args.remote, log_pool=args.log_pool,
+        model_name=args.model_name, version_name=args.version_name, connection=args.connection,
+        no_ingress=args.no_ingress, database=args.database, schema=args.schema,
+        compute_pool=args.compute_pool, service=args.name,
+    )
+    spec = build_spec(plan, str(args.plan), choices)
+
+    if args.execute:
+        # Refuse before writing anything: these are answers the user has to give first.
+        refuse_forbidden_role(spec.role)
+        if not args.yes and not args.dry_run:
+            raise SpcsLlmError(
+                "--execute creates a Snowflake service that uses GPU credits, and needs --yes",
+                hint="review the summary (spcs-llm deploy-registry --format prompt), then run "
+                "spcs-llm deploy-registry --execute --yes",
+                exit_code=EXIT_USAGE,
+            )
+        _refuse_running(plan)
+
+    out_dir = Path(args.out) if args.out else plan_path.resolve().parent / DEFAULT_OUT
+    paths, _ = write_script(spec, out_dir)
+    argv = command(paths.script, paths.log, paths.result)
+
+    mode, pid = "rendered", None
+    if args.execute and args.dry_run:
+        mode = "dry-run"
+    elif args.execute:
+        pid = start_background(paths.script, paths.log, paths.result)
+        mode = "started"
+    elif args.dry_run:
+        mode = "dry-run"
+
+    changes = {
+        "engine_path": "registry",
+        "registry.source": spec.source,
+        "registry.model_name": spec.model_name,
+        "registry.version_name": spec.version_name if spec.source != "pre-logged" else None,
+        "registry.pre_logged_model": spec.model_name if spec.source == "pre-logged" else None,
+        "registry.pre_logged_version": spec.version_name if spec.source == "pre-logged" else None,
+        "registry.hf_secret": spec.hf_secret,
+        "registry.snapshot_dir": spec.snapshot_dir,
+        "registry.log_pool": spec.log_pool if spec.source == "remote" else None,
+        "registry.ingress_enabled": spec.ingress_enabled,
+        "registry.engine_args": spec.engine_args,
+        "registry.service_fqn": spec.service_fqn,
+        "registry.compute_pool": spec.compute_pool,
+        "registry.script_path": str(paths.script),
+        "registry.log_path": str(paths.log),
+        "registry.result_path": str(paths.result),
+    }
+    if pid is not None:
+        changes.update({"registry.pid": pid, "registry.started_at": _now()})
+    if mode != "dry-run":
+        plan_file.update(plan, STEP, changes)
+        plan_file.save(plan, plan_path)
+
+    data = _data(spec, paths, argv, mode, pid, args.plan)
+    return StepResult(data=data, text=_text(data), prompt="deployment_summary_registry")
+
+
+def _refuse_running(plan: dict) -> None:
+    pid = plan_file.get(plan, "registry.pid")
+    if is_running(pid):
+        log = plan_file.get(plan, "registry.log_path", "its log file")
+        raise SpcsLlmError(
+            f"a deployment started by deploy-registry is still running (pid {pid})",
+            hint=f"follow it with: tail -f {log}  (or wait for it to finish before starting another)",
+            exit_code=EXIT_USAGE,
+        )
+
+
+def _data(spec, paths, argv, mode, pid, plan_arg) -> dict:
+    plan_flag = "" if str(plan_arg) == plan_file.DEFAULT_PLAN_PATH else f" --plan {shlex.quote(str(plan_arg))}"
+    follow = [f"spcs-llm status --wait{plan_flag}", f"tail -f {shlex.quote(str(paths.log))}"]
+    return {
+        "step": STEP,
+        "mode": mode,  # rendered | dry-run | started
+        "script_path": str(paths.script),
+        "log_path": str(paths.log),
+        "result_path": str(paths.result),
+        "route": spec.source,
+        "route_text": route_text(spec),
+        "model_id": spec.model_id,
+        "model": spec.model_fqn,
+        "version": spec.version_name,
+        "service": spec.service_fqn,
+        "compute_pool": spec.compute_pool,
+        "instance_family": spec.instance_family,
+        "credits_per_hour": spec.credits_per_hour,
+        "role": spec.role,
+        "create_service": spec.create_service_kwargs(),
+        "engine_args": spec.engine_args,
+        "sources": spec.sources,
+        "warnings": spec.warnings,
+        "command": argv,
+        "pid": pid,
+        "follow": follow,
+        "execute_command": f"spcs-llm deploy-registry{plan_flag} --execute --yes",
+    }
+
+
+def _text(data: dict) -> str:
+    kwargs = data["create_service"]
+    instances = f"{kwargs['min_instances']}..{kwargs['max_instances']}"
+    family = f" ({data['instance_family']})" if data["instance_family"] else ""
+    lines = [
+        f"deploy-registry: {'would start' if data['mode'] == 'dry-run' else data['mode']} "
+        f"{data['script_path']}",
+        f"  model:    {data['model']} version {data['version'] or '(default)'}  [{data['route_text']}]",
+        f"  service:  {data['service']} on {data['compute_pool']}{family}",
+        f"            gpu_requests={kwargs['gpu_requests']}, instances {instances}, "
+        f"ingress {'on' if kwargs['ingress_enabled'] else 'off'}"
+        + (f", num_workers={kwargs['num_workers']}" if "num_workers" in kwargs else ""),
+        f"  vLLM:     {' '.join(data['engine_args'])}",
+        f"  log:      {data['log_path']}",
+    ]
+    if data["credits_per_hour"] is not None:
+        lines.append(f"  cost:     about {data['credits_per_hour']:g} credits per hour per running instance")
+    lines += [f"  warning:  {w}" for w in data["warnings"]]
+    if data["mode"] == "started":
+        lines += [f"started in the background (pid {data['pid']}); follow it with:"]
+        lines += [f"  {c}" for c in data["follow"]]
+    elif data["mode"] == "dry-run":
+        lines += ["would run: " + " ".join(shlex.quote(a) for a in data["command"]), "nothing was started"]
+    else:
+        lines += ["next: review the script and the summary (spcs-llm deploy-registry --format prompt), then",
+                  f"      {data['execute_command']}"]
+    return "\n".join(lines)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
