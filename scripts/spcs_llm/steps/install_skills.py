@@ -5,11 +5,15 @@ skills directory and writes a manifest, spcs-llm-install.json, beside the router
 updates the copy in place; --uninstall removes exactly the files the manifest lists; --dry-run
 prints the actions without touching anything.
 
-Where each assistant looks (project scope is relative to the current directory):
-  claude  .claude/skills     ~/.claude/skills            (Cortex Code reads .claude/skills too)
-  cortex  .cortex/skills     ~/.snowflake/cortex/skills
-  codex   .agents/skills     ~/.agents/skills
-  cursor  .cursor/skills     ~/.cursor/skills
+It copies rather than links: some assistants skip symbolic links when they scan for skills, and
+a project-scope install is often committed, where a link into one person's checkout would break
+for everyone else. The manifest also records the pack's location and the command that runs the
+steps, for an assistant whose PATH lacks `spcs-llm`.
+
+Where each assistant looks (project scope under the current directory; user scope under your
+home): claude .claude/skills or ~/.claude/skills (Cortex Code reads these too); cortex
+.cortex/skills or ~/.snowflake/cortex/skills; codex .agents/skills or ~/.agents/skills; cursor
+.cursor/skills or ~/.cursor/skills.
 """
 
 from __future__ import annotations
