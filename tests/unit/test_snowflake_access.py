@@ -7,6 +7,7 @@ import io
 import json
 
 import pytest
+
 from spcs_llm.errors import SpcsLlmError
 from spcs_llm.redact import register_secret
 from spcs_llm.snowflake import access, columns, replay

@@ -6,6 +6,7 @@ import os
 import stat
 
 import pytest
+
 from spcs_llm.errors import SpcsLlmError
 from spcs_llm.redact import redact
 from spcs_llm.snowflake import config

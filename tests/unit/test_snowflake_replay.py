@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from spcs_llm.errors import SpcsLlmError
 from spcs_llm.snowflake import replay
 

@@ -84,7 +84,7 @@ def _act(args, runner: SqlRunner, data: dict, plan: dict | None, schema: str, na
         data["result"] = f"deploy as {data['service']}" + ("" if plan is not None else " (no plan file to record it)")
         return 0
     # replace
-    if not existing:
+    if not existing and runner.reads:
         data["result"] = f"{data['service']} does not exist; nothing to drop"
         _record(plan, args.plan, runner, name, "name is free")
         return 0

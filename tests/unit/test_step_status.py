@@ -1,0 +1,182 @@
+"""status: snapshot, --wait progress with a fake clock, endpoint probe, timeout pointer, dry run."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from snowflake_testkit import RECORDED, prepare_offline, run_step, run_text, use_scenarios
+
+from spcs_llm.snowflake import statements
+from spcs_llm.steps import status
+
+SERVICE = ["--name", "llm_svc", "--database", "llm_db", "--schema", "serving"]
+PAT = "pat-secret-value-0123456789"
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    return prepare_offline(monkeypatch, tmp_path)
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = FakeClock()
+    monkeypatch.setattr(status, "_clock", fake)
+    monkeypatch.setattr(status, "_sleep", fake.sleep)
+    return fake
+
+
+class Response:
+    def __init__(self, code):
+        self.status_code = code
+
+
+def fake_get(codes, seen):
+    def get(url, headers, timeout, allow_redirects):
+        seen.append((url, headers))
+        return Response(codes.pop(0) if len(codes) > 1 else codes[0])
+    return get
+
+
+def test_golden_statements():
+    assert statements.describe_service("llm_db.serving.llm_svc") == "DESCRIBE SERVICE LLM_DB.SERVING.LLM_SVC"
+    assert statements.show_service_containers("llm_db.serving.llm_svc") == \
+        "SHOW SERVICE CONTAINERS IN SERVICE LLM_DB.SERVING.LLM_SVC"
+    assert statements.show_endpoints("llm_db.serving.llm_svc") == "SHOW ENDPOINTS IN SERVICE LLM_DB.SERVING.LLM_SVC"
+
+
+def test_ready_without_token_is_ready_but_says_not_probed(offline, monkeypatch, capsys):
+    use_scenarios(monkeypatch, offline, "aws_ready")
+    code, data, _ = run_step(capsys, "status", *SERVICE)
+    assert code == 0 and data["phase"] == "ready" and data["probe"]["result"] == "not-probed"
+    assert [c["status"] for c in data["containers"]] == ["READY"] * 3
+    assert data["endpoint"]["url"] == "https://a1b2c3-myorg-ml-prod.snowflakecomputing.app"
+
+
+def test_probe_uses_the_pat_header_and_never_prints_it(offline, monkeypatch, capsys):
+    import requests
+
+    use_scenarios(monkeypatch, offline, "aws_ready")
+    monkeypatch.setenv("SPCS_LLM_PAT", PAT)
+    seen = []
+    monkeypatch.setattr(requests, "get", fake_get([200], seen))
+    code, out, err = run_text(capsys, "status", *SERVICE, "--probe-path", "/health")
+    assert code == 0 and "answering (HTTP 200)" in out
+    assert seen[0] == ("https://a1b2c3-myorg-ml-prod.snowflakecomputing.app/health",
+                       {"Authorization": f'Snowflake Token="{PAT}"'})
+    assert PAT not in out + err
+    assert PAT not in (offline / ".spcs-llm" / "statements.log").read_text()
+
+
+def test_pat_from_file(offline, monkeypatch, capsys):
+    import requests
+
+    use_scenarios(monkeypatch, offline, "aws_ready")
+    (offline / "pat.txt").write_text(PAT + "\n")
+    seen = []
+    monkeypatch.setattr(requests, "get", fake_get([404], seen))
+    code, data, _ = run_step(capsys, "status", *SERVICE, "--pat-file", str(offline / "pat.txt"))
+    assert code == 0 and data["probe"]["result"] == "answering" and seen[0][1]["Authorization"].endswith(f'"{PAT}"')
+
+
+def test_refused_token_is_an_environment_error(offline, monkeypatch, capsys, clock):
+    import requests
+
+    use_scenarios(monkeypatch, offline, "aws_ready")
+    monkeypatch.setenv("SPCS_LLM_PAT", PAT)
+    monkeypatch.setattr(requests, "get", fake_get([302], []))
+    code, data, _ = run_step(capsys, "status", *SERVICE, "--wait")
+    assert code == 3 and data["phase"] == "auth-failed" and "ALL_ENDPOINTS_USAGE" in data["probe"]["detail"]
+    assert clock.sleeps == []  # no point waiting for a refused token
+
+
+def test_wait_until_the_model_answers(offline, monkeypatch, capsys, clock):
+    import requests
+
+    use_scenarios(monkeypatch, offline, "aws_ready")
+    monkeypatch.setenv("SPCS_LLM_PAT", PAT)
+    monkeypatch.setattr(requests, "get", fake_get([502, 503, 200], []))
+    code, data, err = run_step(capsys, "status", *SERVICE, "--wait", "--interval", "10")
+    assert code == 0 and data["phase"] == "ready"
+    assert [h["phase"] for h in data["history"]] == ["loading", "loading", "ready"]
+    assert clock.sleeps == [10, 10] and data["waited_s"] == 20
+    assert "loading" in err and "model-inference=READY" in err
+
+
+def test_wait_follows_a_pending_service_to_ready(offline, monkeypatch, capsys, clock):
+    replay_dir = use_scenarios(monkeypatch, offline, "aws_ready", "service_pending")
+    polls = []
+
+    def sleep(seconds):
+        clock.sleep(seconds)
+        polls.append(seconds)
+        if len(polls) == 2:  # the service becomes ready after the second wait
+            for file in (RECORDED / "aws_ready").glob("*llm_db_serving_llm_svc.json"):
+                shutil.copy(file, replay_dir / file.name)
+
+    monkeypatch.setattr(status, "_sleep", sleep)
+    code, data, err = run_step(capsys, "status", *SERVICE, "--wait", "--no-probe", "--interval", "30")
+    assert code == 0
+    assert [h["phase"] for h in data["history"]] == ["restarting", "restarting", "ready"]
+    assert data["history"][0]["restarts"] == 2
+    assert "restarting" in err and "proxy=FAILED (restarts 2)" in err
+
+
+def test_timeout_points_to_debugging(offline, monkeypatch, capsys, clock):
+    use_scenarios(monkeypatch, offline, "aws_ready", "service_pending")
+    code, out, err = run_text(capsys, "status", *SERVICE, "--wait", "--timeout", "60", "--interval", "15")
+    assert code == 1
+    assert "timed out" in out and f"debugging: {status._debug_pointer()}" in out
+    assert "SELECT SYSTEM$GET_SERVICE_LOGS('LLM_DB.SERVING.LLM_SVC', '0', 'proxy', 100);" in out
+    assert clock.now == 60 and len(clock.sleeps) == 4  # polls at 0, 15, 30, 45 and 60 s
+
+
+def test_snapshot_of_a_pending_service_exits_1(offline, monkeypatch, capsys):
+    use_scenarios(monkeypatch, offline, "aws_ready", "service_pending")
+    code, data, _ = run_step(capsys, "status", *SERVICE)
+    assert code == 1 and data["service_status"] == "PENDING" and data["endpoint"]["url"] is None
+    assert data["containers"][0]["message"] == "Compute pool node(s) are being provisioned"
+
+
+def test_debug_pointer_prefers_the_playbook(monkeypatch, tmp_path):
+    monkeypatch.setattr(status, "PACK_ROOT", tmp_path)
+    assert status._debug_pointer() == status.DEBUG_DOC
+    (tmp_path / status.DEBUG_PLAYBOOK).parent.mkdir(parents=True)
+    (tmp_path / status.DEBUG_PLAYBOOK).write_text("---\n")
+    assert status._debug_pointer() == status.DEBUG_PLAYBOOK
+
+
+def test_missing_service(offline, monkeypatch, capsys):
+    use_scenarios(monkeypatch, offline, "aws_ready")
+    code, data, _ = run_step(capsys, "status", "--name", "gone_svc", "--database", "llm_db", "--schema", "serving",
+                             "--wait")
+    assert code == 1 and data["phase"] == "missing" and "does not exist" in data["message"]
+
+
+def test_dry_run_prints_the_three_statements(offline, capsys):
+    code, data, err = run_step(capsys, "status", *SERVICE, "--dry-run", "--wait")
+    assert code == 0 and data["mode"] == "dry-run"
+    assert data["statements"] == ["DESCRIBE SERVICE LLM_DB.SERVING.LLM_SVC",
+                                  "SHOW SERVICE CONTAINERS IN SERVICE LLM_DB.SERVING.LLM_SVC",
+                                  "SHOW ENDPOINTS IN SERVICE LLM_DB.SERVING.LLM_SVC"]
+
+
+@pytest.mark.parametrize("argv", [["--timeout", "0"], ["--interval", "-1"], ["--probe-path", "health"]])
+def test_bad_timing_flags(offline, capsys, argv):
+    from spcs_llm import cli
+
+    assert cli.main(["status", *SERVICE, "--dry-run", *argv]) == 2
