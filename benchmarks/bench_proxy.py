@@ -5,10 +5,11 @@
     calls take L seconds each, through our proxy and through a row-by-row proxy (the design of
     the public kits: rows handled one after another, a new HTTP client per row).
     Goal: our proxy finishes within 1.5 x L; row by row needs about N x L.
-(b) Overhead per row at ~1,000 rows/s with a zero-latency backend: the same paced batches sent
-    through the proxy and straight to the backend (the client fanning out the rows itself).
-    Goal: under 2 ms per row, both in added wall time (amortised over a batch's rows) and in
-    the proxy process's CPU time.
+(b) Overhead per row with a zero-latency backend, at ~1,000 rows/s in batches (as Snowflake
+    sends them): the proxy keeps up, its CPU time per row, and how much slower a batch is via
+    the proxy than when the caller fans the rows out to the backend itself. Goal: under 2 ms per
+    row. Also reported, not gated: the latency a lone row gains, beside a bare aiohttp hop that
+    shows how much of it any extra HTTP hop costs.
 
 Backend, proxy and row-by-row proxy each run in their own process, as in the container.
 Prints a table (or --json) and exits 1 if a goal is missed. Not part of pytest.
@@ -36,13 +37,15 @@ BATCH_TIME_GOAL = 1.5  # x L
 OVERHEAD_GOAL_MS = 2.0
 
 
-# ---- the row-by-row baseline (what the public kits do) -------------------------------------------
+# ---- reference servers: the row-by-row baseline (what the public kits do) and a bare HTTP hop ----
 
-def serve_row_by_row(backend: str, model: str) -> None:
-    """A baseline proxy: each row in turn, a fresh client per row, errors not distinguished."""
+def serve_reference(kind: str, backend: str, model: str) -> None:
+    """kind "row-by-row": each row in turn, a fresh client per row (the kits' design).
+    kind "bare-hop": forwards a chat request unchanged over a shared client; it shows what one
+    extra HTTP hop costs by itself, so the proxy's own share of the overhead can be told apart."""
     from aiohttp import web
 
-    async def complete(request: web.Request) -> web.Response:
+    async def row_by_row(request: web.Request) -> web.Response:
         out = []
         for row in (await request.json())["data"]:
             async with aiohttp.ClientSession() as session:  # new client per row, as in the kits
@@ -52,15 +55,25 @@ def serve_row_by_row(backend: str, model: str) -> None:
             out.append([row[0], reply["choices"][0]["message"]["content"]])
         return web.json_response({"data": out})
 
+    async def bare_hop(request: web.Request) -> web.Response:
+        async with shared[0].post(f"{backend}/v1/chat/completions", data=await request.read(),
+                                  headers={"Content-Type": "application/json"}) as resp:
+            return web.Response(body=await resp.read(), content_type="application/json")
+
+    shared: list[aiohttp.ClientSession] = []
+
     async def main() -> None:
+        shared.append(aiohttp.ClientSession())
         app = web.Application()
-        app.router.add_post("/complete", complete)
+        if kind == "row-by-row":
+            app.router.add_post("/complete", row_by_row)
+        else:
+            app.router.add_post("/v1/chat/completions", bare_hop)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        print(f"READY {port}", flush=True)
+        print(f"READY {site._server.sockets[0].getsockname()[1]}", flush=True)
         await asyncio.Event().wait()
 
     asyncio.run(main())
@@ -125,17 +138,19 @@ async def post_batch(session: aiohttp.ClientSession, url: str, rows: list) -> fl
     return elapsed
 
 
-async def direct_batch(session: aiohttp.ClientSession, backend: str, rows: list, limit: asyncio.Semaphore,
-                       model: str) -> float:
-    """The same rows straight to the backend, fanned out by the client (no proxy in between)."""
-    async def one(prompt: str) -> str:
-        async with limit:
-            body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
-            async with session.post(backend + "/v1/chat/completions", json=body) as resp:
-                return (await resp.json())["choices"][0]["message"]["content"]
-
+async def direct_call(session: aiohttp.ClientSession, url: str, prompt: str, model: str) -> float:
+    """One chat request to `url` (the backend, or the bare hop in front of it)."""
+    body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
     started = time.perf_counter()
-    await asyncio.gather(*(one(prompt) for _, prompt in rows))
+    async with session.post(url + "/v1/chat/completions", json=body) as resp:
+        (await resp.json())["choices"][0]["message"]["content"]
+    return time.perf_counter() - started
+
+
+async def direct_fanout(session: aiohttp.ClientSession, url: str, rows: list, model: str) -> float:
+    """A batch's rows sent straight to the backend at once by the caller itself."""
+    started = time.perf_counter()
+    await asyncio.gather(*(direct_call(session, url, prompt, model) for _, prompt in rows))
     return time.perf_counter() - started
 
 
@@ -172,36 +187,58 @@ async def paced(send, rate: float, batch_rows: int, duration: float) -> tuple[li
     return latencies, count * batch_rows / (time.perf_counter() - started)
 
 
-async def overhead(proxy: Proc, backend: Proc, rate: float, batch_rows: int, duration: float,
-                   concurrency: int, model: str) -> dict:
-    connector = aiohttp.TCPConnector(limit=concurrency + 32)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        limit = asyncio.Semaphore(concurrency)
-        # Warm both paths (connections, code paths) before measuring.
-        await paced(lambda rows: direct_batch(session, backend.url, rows, limit, model), rate, batch_rows, 1)
+async def overhead(proxy: Proc, backend: Proc, hop: Proc, rate: float, batch_rows: int, duration: float,
+                   samples: int, model: str) -> dict:
+    """Three views of the proxy's cost with a zero-latency backend:
+    - one row alone: proxy vs direct vs a bare HTTP hop (one at a time, so the client is idle);
+    - a batch of batch_rows: proxy vs the caller fanning the rows out itself (one batch at a time);
+    - paced load at `rate` rows/s: throughput, batch latency and the proxy's CPU time per row."""
+    def p50(values: list[float]) -> float:
+        return statistics.median(values) * 1000
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=batch_rows + 16)) as session:
+        for _ in range(20):  # warm every path
+            await direct_call(session, backend.url, "warm", model)
+            await direct_call(session, hop.url, "warm", model)
+            await post_batch(session, proxy.url, [[0, "warm"]])
+        direct, bare, via_proxy = [], [], []
+        for i in range(samples):  # interleaved, so drifts in machine load hit all paths alike
+            direct.append(await direct_call(session, backend.url, f"row {i}", model))
+            bare.append(await direct_call(session, hop.url, f"row {i}", model))
+            via_proxy.append(await post_batch(session, proxy.url, [[0, f"row {i}"]]))
+        fanout, batched = [], []
+        for b in range(max(10, samples // 10)):
+            rows = [[r, f"b{b} r{r}"] for r in range(batch_rows)]
+            fanout.append(await direct_fanout(session, backend.url, rows, model))
+            batched.append(await post_batch(session, proxy.url, rows))
         await paced(lambda rows: post_batch(session, proxy.url, rows), rate, batch_rows, 1)
-        direct, direct_rate = await paced(
-            lambda rows: direct_batch(session, backend.url, rows, limit, model), rate, batch_rows, duration)
         cpu_before = proxy.cpu_seconds()
-        via_proxy, proxy_rate = await paced(
-            lambda rows: post_batch(session, proxy.url, rows), rate, batch_rows, duration)
+        loaded, proxy_rate = await paced(lambda rows: post_batch(session, proxy.url, rows),
+                                         rate, batch_rows, duration)
         cpu_after = proxy.cpu_seconds()
-    rows_sent = len(via_proxy) * batch_rows
-    added_ms = (statistics.median(via_proxy) - statistics.median(direct)) * 1000
-    cpu_ms = None if cpu_before is None else (cpu_after - cpu_before) * 1000 / rows_sent
+    cpu_ms = None if cpu_before is None else (cpu_after - cpu_before) * 1000 / (len(loaded) * batch_rows)
+    batch_added_ms = p50(batched) - p50(fanout)
     result = {
-        "target_rows_per_s": rate, "batch_rows": batch_rows, "rows": rows_sent,
-        "proxy_rows_per_s": round(proxy_rate), "direct_rows_per_s": round(direct_rate),
-        "direct_batch_ms_p50": round(statistics.median(direct) * 1000, 2),
-        "proxy_batch_ms_p50": round(statistics.median(via_proxy) * 1000, 2),
-        "proxy_batch_ms_p95": round(statistics.quantiles(via_proxy, n=20)[-1] * 1000, 2),
-        "added_ms_per_batch": round(added_ms, 2),
-        "added_ms_per_row": round(added_ms / batch_rows, 3),
+        "target_rows_per_s": rate, "batch_rows": batch_rows,
+        "one_row_direct_ms": round(p50(direct), 3),
+        "one_row_bare_hop_ms": round(p50(bare), 3),
+        "one_row_proxy_ms": round(p50(via_proxy), 3),
+        "one_row_added_ms": round(p50(via_proxy) - p50(direct), 3),
+        "one_row_added_beyond_bare_hop_ms": round(p50(via_proxy) - p50(bare), 3),
+        "batch_direct_fanout_ms": round(p50(fanout), 2),
+        "batch_proxy_ms": round(p50(batched), 2),
+        "batch_added_ms_per_row": round(batch_added_ms / batch_rows, 3),
+        "loaded_rows_per_s": round(proxy_rate),
+        "loaded_batch_ms_p50": round(p50(loaded), 2),
+        "loaded_batch_ms_p95": round(statistics.quantiles(loaded, n=20)[-1] * 1000, 2),
         "proxy_cpu_ms_per_row": None if cpu_ms is None else round(cpu_ms, 3),
     }
-    result["goal_met"] = (result["added_ms_per_row"] < OVERHEAD_GOAL_MS
-                          and (cpu_ms is None or cpu_ms < OVERHEAD_GOAL_MS)
-                          and proxy_rate >= 0.9 * rate)
+    # The goal is about load (~1,000 rows/s in batches, as Snowflake sends them): the proxy keeps up,
+    # costs under 2 ms of CPU per row, and a batch via the proxy is under 2 ms per row slower than
+    # the caller fanning out the rows itself. The one-row figures are reported, not gated: they are
+    # mostly the extra HTTP hop that any proxy adds (see one_row_added_beyond_bare_hop_ms).
+    result["goal_met"] = (proxy_rate >= 0.9 * rate and batch_added_ms / batch_rows < OVERHEAD_GOAL_MS
+                          and (cpu_ms is None or cpu_ms < OVERHEAD_GOAL_MS))
     return result
 
 
@@ -217,9 +254,19 @@ def report(batches: list[dict], cost: dict, args) -> str:
                                  ("speedup", "speedup"), ("goal_met", "goal met")]))
     lines += ["", f"(b) overhead at {cost['target_rows_per_s']:.0f} rows/s, {cost['batch_rows']} rows per batch, "
                   f"zero-latency backend (goal: < {OVERHEAD_GOAL_MS} ms per row)", ""]
-    keys = [("proxy_rows_per_s", "rows/s through proxy"), ("direct_batch_ms_p50", "batch p50 direct, ms"),
-            ("proxy_batch_ms_p50", "batch p50 via proxy, ms"), ("proxy_batch_ms_p95", "batch p95 via proxy, ms"),
-            ("added_ms_per_row", "added wall time per row, ms"), ("proxy_cpu_ms_per_row", "proxy CPU per row, ms"),
+    n = cost["batch_rows"]
+    keys = [("one_row_direct_ms", "one row: direct to backend, p50 ms"),
+            ("one_row_bare_hop_ms", "one row: through a bare aiohttp hop, p50 ms"),
+            ("one_row_proxy_ms", "one row: through the proxy, p50 ms"),
+            ("one_row_added_ms", "one row: added by the proxy, ms (not gated)"),
+            ("one_row_added_beyond_bare_hop_ms", "one row: proxy cost beyond a bare hop, ms"),
+            ("batch_direct_fanout_ms", f"{n}-row batch: caller fans out itself, p50 ms"),
+            ("batch_proxy_ms", f"{n}-row batch: through the proxy, p50 ms"),
+            ("batch_added_ms_per_row", f"{n}-row batch: added per row, ms (goal < 2)"),
+            ("loaded_rows_per_s", "paced load: rows/s through the proxy"),
+            ("loaded_batch_ms_p50", "paced load: batch p50, ms"),
+            ("loaded_batch_ms_p95", "paced load: batch p95, ms"),
+            ("proxy_cpu_ms_per_row", "paced load: proxy CPU per row, ms (goal < 2)"),
             ("goal_met", "goal met")]
     lines.append(table([{"what": label, "value": cost[key]} for key, label in keys],
                        [("what", "measure"), ("value", "value")]))
@@ -235,12 +282,13 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=1000, help="rows per second for (b)")
     parser.add_argument("--batch-rows", type=int, default=50, help="rows per batch for (b)")
     parser.add_argument("--duration", type=float, default=5, help="seconds of paced load for (b)")
+    parser.add_argument("--samples", type=int, default=300, help="single-row calls per path for (b)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--serve-row-by-row", metavar="BACKEND", help=argparse.SUPPRESS)
+    parser.add_argument("--serve", nargs=2, metavar=("KIND", "BACKEND"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     model = "bench-model"
-    if args.serve_row_by_row:
-        serve_row_by_row(args.serve_row_by_row, model)
+    if args.serve:
+        serve_reference(args.serve[0], args.serve[1], model)
         return 0
     sizes = [int(s) for s in args.sizes.split(",")]
     if max(sizes) > args.concurrency:
@@ -248,17 +296,18 @@ def main() -> int:
 
     env = dict(os.environ)  # the children import spcs_llm from the installed (editable) package
     backend = Proc([sys.executable, "-m", "spcs_llm.proxy.fake_backend", "--model", model], env=env)
-    proxy = baseline = None
+    proxy = baseline = hop = None
     try:
         proxy_env = {**env, "PROXY_BACKEND_URL": backend.url, "PROXY_PORT": "0", "SERVED_MODEL_NAME": model,
                      "PROXY_CONCURRENCY": str(args.concurrency)}
         proxy = Proc([sys.executable, "-m", "spcs_llm.proxy"], env=proxy_env, ready_on="stderr")
-        baseline = Proc([sys.executable, __file__, "--serve-row-by-row", backend.url], env=env)
+        baseline = Proc([sys.executable, __file__, "--serve", "row-by-row", backend.url], env=env)
+        hop = Proc([sys.executable, __file__, "--serve", "bare-hop", backend.url], env=env)
         batches = asyncio.run(batch_times(proxy, baseline, sizes, args.latency, args.repeats))
-        cost = asyncio.run(overhead(proxy, backend, args.rate, args.batch_rows, args.duration,
-                                    args.concurrency, model))
+        cost = asyncio.run(overhead(proxy, backend, hop, args.rate, args.batch_rows, args.duration,
+                                    args.samples, model))
     finally:
-        for proc in (baseline, proxy, backend):
+        for proc in (hop, baseline, proxy, backend):
             if proc is not None:
                 proc.stop()
     ok = all(b["goal_met"] for b in batches) and cost["goal_met"]
