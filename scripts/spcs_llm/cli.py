@@ -31,6 +31,8 @@ STEPS: dict[str, tuple[str, str]] = {
     "create-pool": ("spcs_llm.steps.create_pool", "create the plan's compute pool (costs credits: --yes)"),
     "service-check": ("spcs_llm.steps.service_check", "is the service name free? rename, replace or keep"),
     "status": ("spcs_llm.steps.status", "service, containers and endpoint; --wait until it answers"),
+    "render-custom": ("spcs_llm.steps.render_custom", "custom-image spec and SQL from the plan (--part P --execute)"),
+    "image": ("spcs_llm.steps.image", "build or push the custom vLLM image (docker, snow; push needs --yes)"),
 }
 
 

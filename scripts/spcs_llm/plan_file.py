@@ -100,6 +100,18 @@ FIELDS: dict[str, tuple[type, ...]] = {
     "registry.engine_args": _LIST, "registry.service_fqn": _STR, "registry.script_path": _STR,
     "registry.log_path": _STR, "registry.result_path": _STR, "registry.pid": _INT,
     "registry.started_at": _STR, "registry.ingress_url": _STR, "registry.compute_pool": _STR,
+    # the custom-image path (`render-custom`, `image`); defaults filled and recorded by render-custom
+    "custom_image.service_name": _STR, "custom_image.image_repository": _STR, "custom_image.image_name": _STR,
+    "custom_image.image_tag": _STR, "custom_image.image_url": _STR, "custom_image.vllm_base_image": _STR,
+    "custom_image.repository_url": _STR, "custom_image.image_pushed_at": _STR, "custom_image.weight_sources": _LIST,
+    "custom_image.hf_mirror_endpoint": _STR, "custom_image.modelscope_model_id": _STR,
+    "custom_image.model_revision": _STR, "custom_image.modelscope_revision": _STR, "custom_image.weights_stage": _STR,
+    "custom_image.hf_secret": _STR, "custom_image.network_rule": _STR, "custom_image.eai": _STR,
+    "custom_image.egress_hosts": _LIST, "custom_image.extra_egress_hosts": _LIST, "custom_image.function_name": _STR,
+    "custom_image.max_batch_rows": _INT, "custom_image.proxy_concurrency": _INT, "custom_image.proxy_port": _INT,
+    "custom_image.cache_job_pool": _STR, "custom_image.cache_job_family": _STR, "custom_image.cache_job_name": _STR,
+    "custom_image.shm_gib": _INT, "custom_image.memory_gib": _INT, "custom_image.log_level": _STR,
+    "custom_image.public_endpoint": _BOOL, "custom_image.consumer_roles": _LIST, "custom_image.rendered_dir": _STR,
     # an append-only log of what each step decided
     "history": _LIST,
 }
