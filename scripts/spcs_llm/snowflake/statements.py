@@ -49,6 +49,10 @@ def create_compute_pool(*, name: str, instance_family: str, min_nodes: int, max_
                 initially_suspended=initially_suspended, comment=comment)
 
 
+def drop_compute_pool(name: str) -> str:
+    return _sql("drop_compute_pool.sql.j2", name=name)
+
+
 def show_services_like(prefix: str, schema: str) -> str:
     return _sql("show_services_like.sql.j2", prefix=prefix, schema=schema)
 
