@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Render (and on request start) the registry + vLLM deployment. Same as `spcs-llm deploy-registry`."""
+"""Registry + vLLM deploy script (--execute --yes). Same as `spcs-llm deploy-registry`; see --help."""
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Python puts this directory first on sys.path, where step scripts named like stdlib modules
+# (select.py) would shadow them; so the directory goes last instead.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
 from spcs_llm.cli import run_as_script  # noqa: E402
 
 run_as_script("deploy-registry")

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Show (or wait for) a service's containers and endpoint. Same as `spcs-llm status`; see --help."""
+"""Service, containers and endpoint; --wait until it answers. Same as `spcs-llm status`; see --help."""
 import sys
 from pathlib import Path
 
-# Python puts this folder first on sys.path; move it last so that scripts/select.py cannot shadow
-# the standard library's select module.
+# Python puts this directory first on sys.path, where step scripts named like stdlib modules
+# (select.py) would shadow them; so the directory goes last instead.
 HERE = Path(__file__).resolve().parent
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
 from spcs_llm.cli import run_as_script  # noqa: E402
 
 run_as_script("status")

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""SQL, Python and REST snippets for the deployed registry service. Same as `spcs-llm usage`; see --help."""
+"""SQL, Python and REST snippets for the registry service (offline). Same as `spcs-llm usage`; see --help."""
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Python puts this directory first on sys.path, where step scripts named like stdlib modules
+# (select.py) would shadow them; so the directory goes last instead.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
 from spcs_llm.cli import run_as_script  # noqa: E402
 
 run_as_script("usage")
