@@ -37,7 +37,7 @@ def prepare_offline(monkeypatch, tmp_path: Path) -> Path:
     forbid_login(monkeypatch)
     monkeypatch.setenv("SNOWFLAKE_HOME", str(tmp_path / "snowflake-home"))
     (tmp_path / "snowflake-home").mkdir()
-    for var in (replay.ENV_REPLAY_DIR, replay.ENV_RECORD_DIR, "SPCS_LLM_STATEMENT_LOG", "SPCS_LLM_PAT",
+    for var in (replay.ENV_REPLAY_DIR, replay.ENV_RECORD_DIR, "SPCS_LLM_STATEMENT_LOG", "SNOWFLAKE_PAT",
                 "SNOWFLAKE_DEFAULT_CONNECTION_NAME", "SNOWFLAKE_CONNECTION_NAME", "SNOWFLAKE_CONNECTIONS"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)

@@ -71,7 +71,7 @@ def test_probe_uses_the_pat_header_and_never_prints_it(offline, monkeypatch, cap
     import requests
 
     use_scenarios(monkeypatch, offline, "aws_ready")
-    monkeypatch.setenv("SPCS_LLM_PAT", PAT)
+    monkeypatch.setenv("SNOWFLAKE_PAT", PAT)
     seen = []
     monkeypatch.setattr(requests, "get", fake_get([200], seen))
     code, out, err = run_text(capsys, "status", *SERVICE, "--probe-path", "/health")
@@ -97,7 +97,7 @@ def test_refused_token_is_an_environment_error(offline, monkeypatch, capsys, clo
     import requests
 
     use_scenarios(monkeypatch, offline, "aws_ready")
-    monkeypatch.setenv("SPCS_LLM_PAT", PAT)
+    monkeypatch.setenv("SNOWFLAKE_PAT", PAT)
     monkeypatch.setattr(requests, "get", fake_get([302], []))
     code, data, _ = run_step(capsys, "status", *SERVICE, "--wait")
     assert code == 3 and data["phase"] == "auth-failed" and "ALL_ENDPOINTS_USAGE" in data["probe"]["detail"]
@@ -108,7 +108,7 @@ def test_wait_until_the_model_answers(offline, monkeypatch, capsys, clock):
     import requests
 
     use_scenarios(monkeypatch, offline, "aws_ready")
-    monkeypatch.setenv("SPCS_LLM_PAT", PAT)
+    monkeypatch.setenv("SNOWFLAKE_PAT", PAT)
     monkeypatch.setattr(requests, "get", fake_get([502, 503, 200], []))
     code, data, err = run_step(capsys, "status", *SERVICE, "--wait", "--interval", "10")
     assert code == 0 and data["phase"] == "ready"
@@ -173,6 +173,19 @@ def test_dry_run_prints_the_three_statements(offline, capsys):
     assert data["statements"] == ["DESCRIBE SERVICE LLM_DB.SERVING.LLM_SVC",
                                   "SHOW SERVICE CONTAINERS IN SERVICE LLM_DB.SERVING.LLM_SVC",
                                   "SHOW ENDPOINTS IN SERVICE LLM_DB.SERVING.LLM_SVC"]
+
+
+def test_probe_path_follows_the_engine_path(offline, monkeypatch, capsys):
+    import requests
+    from snowflake_testkit import write_plan
+
+    use_scenarios(monkeypatch, offline, "aws_ready")
+    write_plan(offline / "deployment.yaml", engine_path="custom-image")
+    monkeypatch.setenv("SNOWFLAKE_PAT", PAT)
+    seen = []
+    monkeypatch.setattr(requests, "get", fake_get([200], seen))
+    code, _, _ = run_step(capsys, "status", *SERVICE)
+    assert code == 0 and seen[0][0].endswith(".snowflakecomputing.app/health")
 
 
 @pytest.mark.parametrize("argv", [["--timeout", "0"], ["--interval", "-1"], ["--probe-path", "health"]])

@@ -24,7 +24,7 @@ from ..snowflake.targets import fqn, load_plan_optional, require_schema, require
 
 DEFAULT_TIMEOUT_S = 1800
 DEFAULT_INTERVAL_S = 15
-DEFAULT_PAT_ENV = "SPCS_LLM_PAT"
+DEFAULT_PAT_ENV = "SNOWFLAKE_PAT"  # the same default as spcs-llm usage
 PROBE_TIMEOUT_S = 10
 TERMINAL_SERVICE_STATES = ("FAILED", "INTERNAL_ERROR", "DONE", "DELETING", "DELETED", "CANCELLED")
 SUSPENDED_STATES = ("SUSPENDING", "SUSPENDED")
@@ -47,7 +47,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL_S, metavar="S",
                         help=f"with --wait: seconds between polls (default {DEFAULT_INTERVAL_S})")
     parser.add_argument("--endpoint", help="endpoint to probe (default: the first public endpoint)")
-    parser.add_argument("--probe-path", default="/", help="HTTP path to GET on the public endpoint (default /)")
+    parser.add_argument("--probe-path", help="HTTP path to GET on the public endpoint (default: the custom image's "
+                        "health route for engine_path custom-image, else /)")
     parser.add_argument("--pat-env", default=DEFAULT_PAT_ENV, metavar="VAR",
                         help=f"env var holding a programmatic access token for the probe (default {DEFAULT_PAT_ENV})")
     parser.add_argument("--pat-file", metavar="PATH", help="file holding the token (instead of --pat-env)")
@@ -57,9 +58,10 @@ def add_arguments(parser) -> None:
 def run(args) -> StepResult:
     if args.timeout <= 0 or args.interval <= 0:
         raise SpcsLlmError(f"--timeout {args.timeout:g} and --interval {args.interval:g} must be positive")
+    plan = load_plan_optional(args.plan)
+    args.probe_path = args.probe_path or _default_probe_path(plan)
     if not args.probe_path.startswith("/"):
         raise SpcsLlmError(f"--probe-path {args.probe_path!r} must start with '/'")
-    plan = load_plan_optional(args.plan)
     service = fqn(require_schema(args.database, args.schema, plan), require_service(args.name, plan))
     token = None if args.no_probe else _read_token(args.pat_env, args.pat_file)
     with SqlRunner.from_args(args) as runner:
@@ -94,6 +96,19 @@ def run(args) -> StepResult:
     exit_code = 0 if data["phase"] == "ready" else EXIT_ENVIRONMENT if data["phase"] == "auth-failed" \
         else EXIT_NEGATIVE
     return StepResult(data=data, text=_text(data), exit_code=exit_code)
+
+
+def _default_probe_path(plan: dict | None) -> str:
+    """The custom image serves a health route; the registry's server is only known to answer on /."""
+    from .. import plan_file
+
+    if plan_file.get(plan or {}, "engine_path") == "custom-image":
+        try:
+            from ..custom_image.settings import HEALTH_PATH
+        except ImportError:
+            return "/health"
+        return HEALTH_PATH
+    return "/"
 
 
 def _read_token(env_var: str, path: str | None) -> str | None:
