@@ -58,7 +58,7 @@ def build_argv(d: CustomImage, *, base_registry: str = DEFAULT_BASE_REGISTRY, pi
 
 
 def show_repository_sql(d: CustomImage) -> str:
-    return render("custom_image/show_image_repositories.sql.j2", d=d).strip()
+    return render("custom_image/show_image_repositories.sql.j2", d=d).strip().rstrip(";")
 
 
 def remote_image(repository_url: str | None, d: CustomImage) -> str:

@@ -121,7 +121,7 @@ def run(args) -> StepResult:
         _write_atomic(out / name, text)
     recorded = {**changes, **d.plan_fields(), "custom_image.rendered_dir": str(out)}
     data = _data(d, plan, out, files)
-    data["plan_path"] = args.plan
+    data.update(plan_path=args.plan, part=None, executed=False, statements=[], rows=[])
     if args.part:
         data["part"] = args.part
         data.update(_run_part(args, d, files))

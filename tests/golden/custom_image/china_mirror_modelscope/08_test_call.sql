@@ -1,0 +1,1 @@
+SELECT AI.QWEN.QWEN_COMPLETE('Reply with one word: ready') AS answer;

@@ -1,0 +1,1 @@
+SELECT LLM_DB.SERVING.QWEN32B_COMPLETE('Reply with one word: ready') AS answer;
