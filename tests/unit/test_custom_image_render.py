@@ -321,3 +321,15 @@ def test_plan_fields_written_back_are_all_known():
     plan = copy.deepcopy(load_plan("china_mirror_modelscope"))
     plan_file.update(plan, "render-custom", d.plan_fields())
     assert plan_file.validate(plan) == []
+
+
+def test_sizing_flags_in_vllm_args_come_from_the_plan_fields():
+    """The plan step writes --tensor-parallel-size etc. into selection.vllm_args as well as into the
+    selection fields; the image sets them from the fields, so they are dropped when they agree."""
+    plan = load_plan("tp1_gpu_nv_s")
+    plan["selection"]["vllm_args"] = ["--tensor-parallel-size=1", "--max-model-len=8192",
+                                      "--gpu-memory-utilization=0.9", "--enable-chunked-prefill"]
+    assert settings.resolve(plan).vllm_extra_args == ("--enable-chunked-prefill",)
+    plan["selection"]["vllm_args"] = ["--max-model-len=4096"]
+    with pytest.raises(SpcsLlmError, match="disagrees with the plan's own value"):
+        settings.resolve(plan)

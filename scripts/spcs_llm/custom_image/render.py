@@ -67,7 +67,9 @@ def service_env(d: CustomImage) -> dict[str, str]:
     env["TENSOR_PARALLEL_SIZE"] = str(d.tensor_parallel_size)
     optional = {"MAX_MODEL_LEN": d.max_model_len, "GPU_MEMORY_UTILIZATION": d.gpu_memory_utilization,
                 "DTYPE": d.dtype, "QUANTIZATION": d.quantization, "KV_CACHE_DTYPE": d.kv_cache_dtype}
-    env.update({key: str(value) for key, value in optional.items() if value is not None})
+    # "auto"/"none" mean "vLLM decides": no variable, as no flag
+    env.update({key: str(value) for key, value in optional.items()
+                if value is not None and str(value).lower() not in ("auto", "none", "")})
     if d.trust_remote_code:
         env["TRUST_REMOTE_CODE"] = "true"
     if d.vllm_extra_args:

@@ -268,15 +268,34 @@ def _sources(plan: dict) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _vllm_extra(plan: dict) -> tuple[str, ...]:
-    args = plan_file.get(plan, "selection.vllm_args") or []
-    for arg in args:
+# Flags the image sets from its own variables, and the plan value each must agree with.
+_SIZING_FLAGS = ("--tensor-parallel-size", "--max-model-len", "--gpu-memory-utilization", "--dtype",
+                 "--quantization", "--kv-cache-dtype", "--trust-remote-code")
+
+
+def _vllm_extra(plan: dict, own: dict[str, object]) -> tuple[str, ...]:
+    """selection.vllm_args minus the sizing flags the plan also records in its own fields (the plan
+    step writes both): those reach vLLM through the image's variables. A sizing flag that disagrees
+    with its field, or a flag the image owns (host, port, model name), is an error."""
+    out = []
+    for arg in plan_file.get(plan, "selection.vllm_args") or []:
         if not isinstance(arg, str) or not re.match(r"^--[a-z0-9][a-z0-9_-]*(=\S+)?$", arg):
             raise SpcsLlmError(f"selection.vllm_args item {arg!r} is not in the form --flag or --flag=value")
-        if arg.split("=", 1)[0].replace("_", "-") in OWN_FLAGS:
-            raise SpcsLlmError(f"selection.vllm_args item {arg!r} sets a flag the image sets from the plan",
-                               hint="set it through the plan's own field instead (e.g. selection.max_model_len)")
-    return tuple(args)
+        flag, _, value = arg.partition("=")
+        flag = flag.replace("_", "-")
+        if flag in _SIZING_FLAGS:
+            expected = own.get(flag)
+            same = (value == "" and expected is True) or (expected is not None and str(expected) == value) \
+                or (expected is None and value.lower() in ("auto", "none"))
+            if not same:
+                raise SpcsLlmError(f"selection.vllm_args item {arg!r} disagrees with the plan's own value "
+                                   f"({expected!r})", hint="re-run spcs-llm select so that both agree")
+            continue
+        if flag in OWN_FLAGS:
+            raise SpcsLlmError(f"selection.vllm_args item {arg!r} sets a flag the image sets itself",
+                               hint="the image chooses host, port and served model name; remove it")
+        out.append(arg)
+    return tuple(out)
 
 
 def _positive_int(value: object, field_name: str, low: int = 1, high: int = 1 << 20) -> int:
@@ -377,6 +396,10 @@ def resolve(plan: dict) -> CustomImage:
         or plan_file.get(plan, "request.gpu_memory_utilization")
     if gmu is not None and not 0 < float(gmu) <= 1:
         raise SpcsLlmError(f"gpu_memory_utilization {gmu!r} must be in (0, 1]")
+    max_model_len = plan_file.get(plan, "selection.max_model_len") or plan_file.get(plan, "request.max_model_len")
+    quantization = plan_file.get(plan, "selection.quantization") or plan_file.get(plan, "request.quantization")
+    kv_cache_dtype = plan_file.get(plan, "selection.kv_cache_dtype") or plan_file.get(plan, "request.kv_cache_dtype")
+    trust = bool(plan_file.get(plan, "model.trust_remote_code", False))
     cache_family = str(_ci(plan, "cache_job_family", DEFAULT_CACHE_FAMILY)).upper()
     cache_memory, cache_cpu = _cache_job_resources(plan, cache_family)
     on_missing = "download" if max_i == 1 else "wait"
@@ -392,13 +415,14 @@ def resolve(plan: dict) -> CustomImage:
         consumer_roles=consumer_roles, image_name=image_name, image_tag=tag, vllm_base_image=base,
         model_id=model_id, model_revision=revision, modelscope_model_id=ms_model, modelscope_revision=ms_revision,
         weight_sources=weight_sources, hf_mirror_endpoint=mirror, egress_hosts=hosts, weights_on_missing=on_missing,
-        tensor_parallel_size=res.gpus,
-        max_model_len=plan_file.get(plan, "selection.max_model_len") or plan_file.get(plan, "request.max_model_len"),
-        gpu_memory_utilization=gmu, dtype=str(dtype).lower() if dtype else None,
-        quantization=plan_file.get(plan, "selection.quantization") or plan_file.get(plan, "request.quantization"),
-        kv_cache_dtype=plan_file.get(plan, "selection.kv_cache_dtype") or plan_file.get(plan, "request.kv_cache_dtype"),
-        trust_remote_code=bool(plan_file.get(plan, "model.trust_remote_code", False)),
-        vllm_extra_args=_vllm_extra(plan), proxy_port=proxy_port, proxy_concurrency=concurrency,
+        tensor_parallel_size=res.gpus, max_model_len=max_model_len, gpu_memory_utilization=gmu,
+        dtype=str(dtype).lower() if dtype else None, quantization=quantization, kv_cache_dtype=kv_cache_dtype,
+        trust_remote_code=trust,
+        vllm_extra_args=_vllm_extra(plan, {
+            "--tensor-parallel-size": res.gpus, "--max-model-len": max_model_len, "--gpu-memory-utilization": gmu,
+            "--dtype": str(dtype).lower() if dtype else None, "--quantization": quantization,
+            "--kv-cache-dtype": kv_cache_dtype, "--trust-remote-code": trust or None}),
+        proxy_port=proxy_port, proxy_concurrency=concurrency,
         max_batch_rows=batch_rows, min_instances=min_i, max_instances=max_i, log_level=log_level,
         public_endpoint=bool(_ci(plan, "public_endpoint", False)), resources=res, cache_job_family=cache_family,
         cache_job_memory_gib=cache_memory, cache_job_cpu=cache_cpu,

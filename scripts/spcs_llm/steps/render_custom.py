@@ -35,6 +35,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--part", choices=list(render.PARTS),
                         help="the SQL part to print (--dry-run) or run (--execute)")
     parser.add_argument("--execute", action="store_true", help="run --part through the access layer")
+    target = parser.add_argument_group("where to deploy (default: the plan's snowflake.* fields, recorded by "
+                                       "preflight and create-pool; given here, they are recorded in the plan)")
+    target.add_argument("--database", help="database of the service and its objects")
+    target.add_argument("--schema", help="schema of the service and its objects")
+    target.add_argument("--compute-pool", metavar="NAME", help="the GPU compute pool the service runs on")
     choices = parser.add_argument_group("choices recorded in the plan (custom_image.*)")
     choices.add_argument("--service-name", help="service name (default: LLM_<model name>)")
     choices.add_argument("--weight-sources", metavar="LIST",
@@ -66,6 +71,8 @@ def _choices(args) -> dict[str, object]:
               "proxy_concurrency": args.proxy_concurrency, "max_batch_rows": args.max_batch_rows,
               "image_tag": args.image_tag, "cache_job_pool": args.cache_pool, "log_level": args.log_level}
     changes.update({f"custom_image.{k}": v for k, v in simple.items() if v is not None})
+    where = {"database": args.database, "schema": args.schema, "compute_pool": args.compute_pool}
+    changes.update({f"snowflake.{k}": v for k, v in where.items() if v is not None})
     if args.weight_sources is not None:
         changes["custom_image.weight_sources"] = [n.strip() for n in args.weight_sources.split(",") if n.strip()]
     if args.extra_egress_host:
