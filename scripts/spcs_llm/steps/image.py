@@ -1,15 +1,12 @@
-"""Build the custom vLLM image, or push it to the account's image repository.
-
-  spcs-llm image build [--base-registry HOST] [--pip-index-url URL] [--dry-run]
-      docker build --platform linux/amd64 -f model_image/Dockerfile ... (local; no account change)
-  spcs-llm image push [--connection NAME] --yes | --dry-run
-      looks up repository_url (SHOW IMAGE REPOSITORIES), then runs
-      `snow spcs image-registry login` (the connection's session: works with SSO/MFA, no PAT),
-      docker tag and docker push. Writes to the account, so it needs --yes.
---dry-run prints the commands (and the SHOW statement) and runs nothing; a recorded response
-(SPCS_LLM_REPLAY_DIR) fills in the repository URL. Image name and tag come from the plan
-(custom_image.*, recorded by render-custom).
-Exit codes: 0 ok, 2 bad input or --yes missing, 3 docker/snow missing or failing, Snowflake error."""
+"""Build the custom vLLM image, or push it to the account's image repository. `build` prints or
+runs docker build --platform linux/amd64 with model_image/Dockerfile from the pack root (a local
+build; --base-registry and --pip-index-url select mirrors, e.g. in China). `push` reads
+repository_url with SHOW IMAGE REPOSITORIES, then runs snow spcs image-registry login (the
+connection's session token: works with SSO/MFA, no PAT), docker tag and docker push; it writes to
+the account, so it needs --yes. --dry-run prints the commands and runs nothing (a recorded
+response in SPCS_LLM_REPLAY_DIR fills in the repository URL). Image name and tag come from the
+plan (custom_image.*, recorded by render-custom). Exit codes: 0 ok, 2 bad input or --yes missing,
+3 docker or snow missing or failing, or a Snowflake error."""
 
 from __future__ import annotations
 

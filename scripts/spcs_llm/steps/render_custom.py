@@ -1,14 +1,13 @@
 """Render the custom-image deployment from the plan (offline): the service spec, the weight-cache
 job spec and the SQL (image repository and stage, egress rule and integration, weight-cache job,
-CREATE SERVICE, service functions, test call, upgrade), checked against the documented spec
-fields. Flags such as --weight-sources record the user's choices in the plan first.
-
-Running SQL goes through the access layer, one part at a time:
-  --part P --dry-run          print part P's statements, never connect
-  --part P --execute --yes    run them (parts that change the account need --yes)
-Parts, in order: setup, egress (account admin), cache-job (CPU credits), wait-cache, service
-(GPU credits), wait-service, function, test, upgrade.
-Exit codes: 0 ok, 2 bad plan or flags (or --yes missing), 3 Snowflake error."""
+CREATE SERVICE, service functions, a test call, an upgrade), with both specs checked against the
+documented specification fields; files go to custom-image/ beside the plan. Flags such as
+--weight-sources or --hf-secret record the user's choices in the plan first. To run SQL, pick one
+part: --part P --dry-run prints its statements without connecting; --part P --execute runs them
+through the access layer, and parts that change the account need --yes. Parts in order: setup,
+egress (needs CREATE INTEGRATION), cache-job (CPU credits), wait-cache, service (GPU credits),
+wait-service, function, test, upgrade. Exit codes: 0 ok, 2 bad plan or flags or --yes missing,
+3 Snowflake error."""
 
 from __future__ import annotations
 
