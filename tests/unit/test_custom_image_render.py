@@ -151,7 +151,7 @@ def test_egress_lists_exactly_the_hosts_of_the_chosen_sources(case):
     for name in d.weight_sources:
         expected += [h for h in sources.SOURCES[name].hosts if h not in expected]
     expected += [h for h in extra if h not in expected]
-    assert _value_list(files["02_egress.sql"]) == [f"{h}:443" for h in expected]
+    assert _value_list(files["01_setup.sql"]) == [f"{h}:443" for h in expected]
     for name in render.SPEC_FILES:
         env = spec_doc(files, name)["spec"]["containers"][0]["env"]
         assert env["WEIGHTS_ALLOWED_HOSTS"].split(",") == expected
@@ -169,13 +169,13 @@ def test_china_defaults_to_the_mirror_then_modelscope():
     assert env["HF_ENDPOINT"] == "https://hf-mirror.com"
     assert env["MODELSCOPE_MODEL_ID"] == "qwen/Qwen2.5-7B-Instruct-AWQ"
     assert env["QUANTIZATION"] == "awq"
-    assert "huggingface.co:443" not in files["02_egress.sql"]
+    assert "huggingface.co:443" not in files["01_setup.sql"]
 
 
 def test_a_private_mirror_needs_only_its_own_host():
     _, files = rendered("china_mirror_modelscope", hf_mirror_endpoint="https://hf.corp.example.cn",
                         weight_sources=["hf-mirror"], extra_egress_hosts=[])
-    assert _value_list(files["02_egress.sql"]) == ["hf.corp.example.cn:443"]
+    assert _value_list(files["01_setup.sql"]) == ["hf.corp.example.cn:443"]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -282,8 +282,8 @@ def test_statement_splitter(sql, count):
 def test_statements_per_part(case):
     _, files = rendered(case)
     counts = {part: len(render.statements(files[file_name])) for part, (file_name, _, _) in render.PARTS.items()}
-    assert counts["setup"] == 2 and counts["cache-job"] == 3 and counts["service"] == 1
-    assert counts["egress"] == 3  # rule, integration, grant to the deploying role
+    assert counts["setup"] == 3 and counts["cache-job"] == 3 and counts["service"] == 1
+    assert counts["egress"] == 2  # integration, grant to the deploying role
     roles = len(load_plan(case).get("custom_image", {}).get("consumer_roles", []))
     assert counts["function"] == 2 + 4 * roles
 

@@ -36,7 +36,7 @@ class HostNotAllowed(FetchError):
         super().__init__(
             f"{url_host} redirected the download to {host}, which is not in the allowed hosts "
             f"(WEIGHTS_ALLOWED_HOSTS, the external access integration); add it with "
-            f"`spcs-llm render-custom --extra-egress-host {host}` and re-run the egress SQL",
+            f"`spcs-llm render-custom --extra-egress-host {host}`, then re-run its part setup (the network rule)",
             retryable=False,
         )
         self.host = host

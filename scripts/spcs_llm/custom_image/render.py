@@ -3,8 +3,8 @@ into statements for the access layer.
 
 Files (in the order they are run):
   service_spec.yaml, cache_job_spec.yaml   the two specifications, for reading and diffing
-  01_setup.sql        image repository and weight stage (deploying role)
-  02_egress.sql       network rule, external access integration, grant (account admin)
+  01_setup.sql        image repository, weight stage, egress network rule (deploying role)
+  02_egress.sql       external access integration and its grant (CREATE INTEGRATION)
   03_cache_job.sql    CPU pool and the weight-cache job (CPU credits)
   04_wait_cache.sql   wait until the job is DONE
   05_service.sql      CREATE SERVICE (GPU credits)

@@ -4,9 +4,9 @@ CREATE SERVICE, service functions, a test call, an upgrade), with both specs che
 documented specification fields; files go to custom-image/ beside the plan. Flags such as
 --weight-sources or --hf-secret record the user's choices in the plan first. To run SQL, pick one
 part: --part P --dry-run prints its statements without connecting; --part P --execute runs them
-through the access layer, and parts that change the account need --yes. Parts in order: setup,
-egress (needs CREATE INTEGRATION), cache-job (CPU credits), wait-cache, service (GPU credits),
-wait-service, function, test, upgrade. Exit codes: 0 ok, 2 bad plan or flags or --yes missing,
+through the access layer, and parts that change the account need --yes. Parts in order: setup
+(repository, stage, network rule), egress (the integration: needs CREATE INTEGRATION), cache-job
+(CPU credits), wait-cache, service (GPU credits), wait-service, function, test, upgrade. Exit codes: 0 ok, 2 bad plan or flags or --yes missing,
 3 Snowflake error."""
 
 from __future__ import annotations

@@ -1,21 +1,4 @@
--- spcs-llm render-custom, part "egress": needs CREATE INTEGRATION on the account
--- (ACCOUNTADMIN by default). Sources, in order: huggingface.
-CREATE OR ALTER NETWORK RULE LLM_DB.SERVING.LLM_LLAMA_3_1_8B_INSTRUCT_WEIGHTS_EGRESS
-  TYPE = HOST_PORT
-  VALUE_LIST = (
-    'huggingface.co:443',
-    'cas-server.xethub.hf.co:443',
-    'cas-server.xethub-eu.hf.co:443',
-    'transfer.xethub.hf.co:443',
-    'transfer.xethub-eu.hf.co:443',
-    'us.aws.cdn.hf.co:443',
-    'us.gcp.cdn.hf.co:443',
-    'cdn-lfs-us-1.hf.co:443',
-    'cdn-lfs-eu-1.hf.co:443'
-  )
-  MODE = EGRESS
-  COMMENT = 'spcs-llm: weight download for meta-llama/Llama-3.1-8B-Instruct';
-
+-- spcs-llm render-custom, part "egress": needs CREATE INTEGRATION on the account.
 CREATE OR REPLACE EXTERNAL ACCESS INTEGRATION LLM_LLAMA_3_1_8B_INSTRUCT_WEIGHTS_EAI
   ALLOWED_NETWORK_RULES = (LLM_DB.SERVING.LLM_LLAMA_3_1_8B_INSTRUCT_WEIGHTS_EGRESS)
   ENABLED = TRUE
