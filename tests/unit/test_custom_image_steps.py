@@ -55,6 +55,13 @@ def test_render_writes_the_files_and_records_the_choices(capsys, plan_path):
     assert "service_name" not in plan["snowflake"]  # recorded only once the service exists
     assert plan["history"][-1]["step"] == "render-custom"
     assert "MAX_BATCH_ROWS = 16" in (out / "07_function.sql").read_text()
+    # repeatable flags add to what the plan lists
+    code, data, _ = run(capsys, "render-custom", "--plan", str(plan_path), "--extra-egress-host",
+                        "cdn2.mirror.example.cn", "--consumer-role", "BI", "--json")
+    assert code == 0
+    ci = plan_file.load(plan_path)["custom_image"]
+    assert ci["extra_egress_hosts"] == ["cdn.mirror.example.cn", "cdn2.mirror.example.cn"]
+    assert ci["consumer_roles"] == ["ANALYST", "BI"]
 
 
 def test_a_bad_choice_changes_nothing(capsys, plan_path):

@@ -6,8 +6,8 @@ documented specification fields; files go to custom-image/ beside the plan. Flag
 part: --part P --dry-run prints its statements without connecting; --part P --execute runs them
 through the access layer, and parts that change the account need --yes. Parts in order: setup
 (repository, stage, network rule), egress (the integration: needs CREATE INTEGRATION), cache-job
-(CPU credits), wait-cache, service (GPU credits), wait-service, function, test, upgrade. Exit codes: 0 ok, 2 bad plan or flags or --yes missing,
-3 Snowflake error."""
+(CPU credits), wait-cache, service (GPU credits), wait-service, function, test, upgrade.
+Exit codes: 0 ok, 2 bad plan or flags or --yes missing, 3 Snowflake error."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def add_arguments(parser) -> None:
     choices.add_argument("--model-revision", metavar="REV", help="Hugging Face branch, tag or commit (default main)")
     choices.add_argument("--hf-secret", metavar="NAME", help="Snowflake secret (GENERIC_STRING) holding the HF token")
     choices.add_argument("--extra-egress-host", metavar="HOST", action="append",
-                         help="another host the download may be redirected to (repeatable)")
+                         help="another host the download may be redirected to (repeatable; added to the plan's)")
     choices.add_argument("--function-name", metavar="NAME", help="service function name (default <service>_COMPLETE)")
     choices.add_argument("--proxy-concurrency", type=int, metavar="N", help="rows in flight to vLLM (default 32)")
     choices.add_argument("--max-batch-rows", type=int, metavar="N", help="MAX_BATCH_ROWS (default: the concurrency)")
@@ -57,12 +57,20 @@ def add_arguments(parser) -> None:
     choices.add_argument("--cache-pool", metavar="NAME",
                          help="CPU pool of the weight-cache job (default SPCS_LLM_CPU_POOL)")
     choices.add_argument("--consumer-role", metavar="ROLE", action="append",
-                         help="role that may call the function (repeatable)")
+                         help="role that may call the function (repeatable; added to the plan's)")
     choices.add_argument("--log-level", choices=settings.LOG_LEVELS, help="container logs exported to the event table")
     add_snowflake_arguments(parser, writes=True)
 
 
-def _choices(args) -> dict[str, object]:
+def _added(plan: dict, field: str, new: list[str] | None) -> list[str] | None:
+    """A repeatable flag adds to what the plan already lists (in order, without repeats)."""
+    if not new:
+        return None
+    out = list(plan_file.get(plan, field) or [])
+    return out + [value for value in new if value not in out]
+
+
+def _choices(args, plan: dict) -> dict[str, object]:
     changes: dict[str, object] = {}
     simple = {"service_name": args.service_name, "hf_mirror_endpoint": args.hf_mirror_endpoint,
               "modelscope_model_id": args.modelscope_model_id, "model_revision": args.model_revision,
@@ -74,10 +82,11 @@ def _choices(args) -> dict[str, object]:
     changes.update({f"snowflake.{k}": v for k, v in where.items() if v is not None})
     if args.weight_sources is not None:
         changes["custom_image.weight_sources"] = [n.strip() for n in args.weight_sources.split(",") if n.strip()]
-    if args.extra_egress_host:
-        changes["custom_image.extra_egress_hosts"] = list(args.extra_egress_host)
-    if args.consumer_role:
-        changes["custom_image.consumer_roles"] = list(args.consumer_role)
+    for field, new in (("custom_image.extra_egress_hosts", args.extra_egress_host),
+                       ("custom_image.consumer_roles", args.consumer_role)):
+        merged = _added(plan, field, new)
+        if merged is not None:
+            changes[field] = merged
     if args.proxy_concurrency is not None and args.max_batch_rows is None:
         changes["custom_image.max_batch_rows"] = args.proxy_concurrency  # keep them matched
     return changes
@@ -113,7 +122,7 @@ def run(args) -> StepResult:
     if args.part and not (args.execute or args.dry_run):
         raise SpcsLlmError(f"--part {args.part} needs --dry-run (print) or --execute (run)")
     plan = plan_file.load(args.plan)
-    changes = _choices(args)
+    changes = _choices(args, plan)
     for key, value in changes.items():  # resolve against the changed plan before recording anything
         node = plan
         *parents, leaf = key.split(".")
