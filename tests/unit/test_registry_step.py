@@ -55,6 +55,8 @@ def test_recorded_route_is_reused_without_the_flag(workdir, capsys):
     assert code == 0 and data["route"] == "snapshot"
     assert run(capsys)[1]["route"] == "snapshot"
     assert run(capsys, "--remote")[1]["route"] == "remote"
+    registry = plan_file.load(workdir / "deployment.yaml")["registry"]
+    assert registry["hf_secret"] == "ML.LLMS.HF_TOKEN"  # the earlier answer is kept across route switches
 
 
 def test_dry_run_changes_nothing_in_the_plan(workdir, capsys):
@@ -180,3 +182,15 @@ def test_thin_script_runs_the_step(workdir):
     proc = subprocess.run([sys.executable, str(PACK_ROOT / "scripts" / "deploy_registry.py"), "--help"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "--execute" in proc.stdout and "--hf-secret" in proc.stdout
+
+
+def test_pre_logged_render_then_usage(workdir, capsys):
+    code, data, _ = run(capsys, "--pre-logged", "TINYLLAMA-1.1B-CHAT-V1.0-20260902")
+    assert code == 0 and data["model"] == 'SNOWFLAKE.MODELS."TINYLLAMA-1.1B-CHAT-V1.0-20260902"'
+    registry = plan_file.load(workdir / "deployment.yaml")["registry"]
+    assert registry["pre_logged_model"] == '"TINYLLAMA-1.1B-CHAT-V1.0-20260902"'
+    assert "pre_logged_version" not in registry
+    assert cli.main(["usage", "--json"]) == 0
+    usage = json.loads(capsys.readouterr().out)
+    assert usage["signature"]["form"] == "columns"
+    assert "get_model('\"TINYLLAMA-1.1B-CHAT-V1.0-20260902\"').default" in usage["snippets"]["python"]

@@ -25,7 +25,7 @@ def deployed_plan(route="remote", **extra) -> dict:
     plan = make_plan(**extra)
     changes = {"registry.source": route, "registry.service_fqn": "ML.LLMS.QWEN_SVC"}
     if route == "pre-logged":
-        changes.update({"registry.model_name": '"TINYLLAMA-1.1B-CHAT-V1.0-20260902"'})
+        changes.update({"registry.pre_logged_model": '"TINYLLAMA-1.1B-CHAT-V1.0-20260902"'})
     else:
         changes.update({"registry.model_name": "QWEN2_5_7B_INSTRUCT", "registry.version_name": "V1"})
     plan_file.update(plan, "test", changes)

@@ -145,8 +145,12 @@ def build_usage(plan: dict, *, endpoint: str | None = None, prompt: str | None =
     get = plan_file.get
     database, schema, service = service_target(plan, name, database, schema)
     route = get(plan, "registry.source")
-    model_name = plan_file.require(plan, "registry.model_name", "spcs-llm deploy-registry")
-    version = get(plan, "registry.pre_logged_version") if route == "pre-logged" else get(plan, "registry.version_name")
+    if route == "pre-logged":
+        model_name = plan_file.require(plan, "registry.pre_logged_model", "spcs-llm deploy-registry --pre-logged")
+        version = get(plan, "registry.pre_logged_version")
+    else:
+        model_name = plan_file.require(plan, "registry.model_name", "spcs-llm deploy-registry")
+        version = get(plan, "registry.version_name")
     if route == "pre-logged":
         reg_db, reg_schema = PRE_LOGGED_DATABASE, PRE_LOGGED_SCHEMA
     else:

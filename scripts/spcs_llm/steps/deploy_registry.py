@@ -97,16 +97,17 @@ def run(args) -> StepResult:
     elif args.dry_run:
         mode = "dry-run"
 
-    changes = {
-        "engine_path": "registry",
-        "registry.source": spec.source,
-        "registry.model_name": spec.model_name,
-        "registry.version_name": spec.version_name if spec.source != "pre-logged" else None,
-        "registry.pre_logged_model": spec.model_name if spec.source == "pre-logged" else None,
-        "registry.pre_logged_version": spec.version_name if spec.source == "pre-logged" else None,
-        "registry.hf_secret": spec.hf_secret,
-        "registry.snapshot_dir": spec.snapshot_dir,
-        "registry.log_pool": spec.log_pool if spec.source == "remote" else None,
+    # Each route records its own answers; the others' stay, so switching back needs no re-asking.
+    changes = {"engine_path": "registry", "registry.source": spec.source}
+    if spec.source == "pre-logged":
+        changes.update({"registry.pre_logged_model": spec.model_name, "registry.pre_logged_version": spec.version_name})
+    else:
+        changes.update({"registry.model_name": spec.model_name, "registry.version_name": spec.version_name})
+    if spec.source == "remote":
+        changes.update({"registry.hf_secret": spec.hf_secret, "registry.log_pool": spec.log_pool})
+    if spec.source == "snapshot":
+        changes["registry.snapshot_dir"] = spec.snapshot_dir
+    changes.update({
         "registry.ingress_enabled": spec.ingress_enabled,
         "registry.engine_args": spec.engine_args,
         "registry.service_fqn": spec.service_fqn,
@@ -114,11 +115,12 @@ def run(args) -> StepResult:
         "registry.script_path": str(paths.script),
         "registry.log_path": str(paths.log),
         "registry.result_path": str(paths.result),
-    }
+    })
     if pid is not None:
         changes.update({"registry.pid": pid, "registry.started_at": _now()})
     if mode != "dry-run":
         plan_file.update(plan, STEP, changes)
+        plan["registry"] = {k: v for k, v in plan["registry"].items() if v is not None}  # e.g. no secret
         plan_file.save(plan, plan_path)
 
     data = _data(spec, paths, argv, mode, pid, args.plan)
