@@ -95,7 +95,7 @@ def test_select_workers_show_flow(capsys, workdir):
     assert plan["workers"]["confirmed"] and plan["engine_path"] == "registry"
 
     code, state = run(capsys, "show", "--json")
-    assert code == 0 and "create-pool" in state["next_step"]
+    assert code == 0 and "preflight" in state["next_step"]
     assert [h["step"] for h in plan["history"]] == ["plan", "select", "workers"]
 
 
@@ -256,3 +256,17 @@ def test_nothing_fits_says_what_would(capsys, workdir):
     code, data = run(capsys, "plan", "--model", "meta-llama/Llama-3.1-8B-Instruct", "--region", "cn-northwest-1",
                      "--gpu-memory-utilization", "0.5", "--max-model-len", str(length), "--json", "--no-write")
     assert code == 0  # the suggestion is right
+
+
+def test_show_follows_the_engine_path(capsys, workdir):
+    run(capsys, "plan", "--model", "Qwen/Qwen2.5-7B-Instruct", "--cloud", "aws", "--json")
+    run(capsys, "select", "--family", "GPU_NV_S")
+    run(capsys, "workers", "--engine", "custom-image", "--confirm")
+    plan = plan_file.load(workdir / "deployment.yaml")
+    plan_file.update(plan, "test", {"snowflake.role": "DEPLOYER", "snowflake.compute_pool": "LLM_POOL",
+                                    "snowflake.service_name": "QWEN_SVC"})
+    plan_file.save(plan, workdir / "deployment.yaml")
+    code, state = run(capsys, "show", "--json")
+    assert code == 0 and "deploy-custom-image" in state["next_step"]
+    assert state["done"] == ["selection.confirmed", "workers.confirmed", "snowflake.role", "snowflake.compute_pool",
+                             "snowflake.service_name"]

@@ -6,13 +6,25 @@ from __future__ import annotations
 from .. import plan_file
 from ..output import StepResult
 
-# (field that marks a stage as done, what to run when it is missing)
-STAGES = [
+# (field that marks a stage as done, what to run when it is missing); the deployment stages depend
+# on the engine path chosen at the workers checkpoint
+COMMON_STAGES = [
     ("selection.confirmed", "confirm the hardware: spcs-llm select --family <FAMILY>"),
     ("workers.confirmed", "answer the num_workers checkpoint: spcs-llm workers --engine <path> --confirm"),
-    ("snowflake.compute_pool", "check the account and create the pool: spcs-llm preflight; spcs-llm create-pool"),
-    ("snowflake.service_name", "deploy: load the deploy-registry or deploy-custom-image playbook"),
+    ("snowflake.role", "check the account: spcs-llm preflight"),
+    ("snowflake.compute_pool", "create or pick the compute pool: spcs-llm pools; spcs-llm create-pool"),
+    ("snowflake.service_name", "check the service name: spcs-llm service-check"),
 ]
+PATH_STAGES = {
+    "registry": [("registry.started_at", "deploy: load skills/spcs-llm/deploy-registry/SKILL.md")],
+    "custom-image": [("custom_image.rendered_dir", "render: load skills/spcs-llm/deploy-custom-image/SKILL.md"),
+                     ("custom_image.image_pushed_at", "build and push the image: spcs-llm image build; image push")],
+}
+DONE = {
+    "registry": "the deployment script was started: follow it with spcs-llm status --wait, then spcs-llm usage",
+    "custom-image": "image pushed: create the service (deploy-custom-image playbook), then spcs-llm status --wait",
+    None: "choose the deployment path at the workers checkpoint",
+}
 
 
 def add_arguments(parser) -> None:
@@ -22,7 +34,8 @@ def add_arguments(parser) -> None:
 def run(args) -> StepResult:
     plan = plan_file.load(args.plan)
     done, next_step = [], None
-    for field, action in STAGES:
+    path = plan.get("engine_path")
+    for field, action in COMMON_STAGES + PATH_STAGES.get(path, []):
         if plan_file.get(plan, field):
             done.append(field)
         elif next_step is None:
@@ -37,7 +50,7 @@ def run(args) -> StepResult:
         "engine_path": plan.get("engine_path"),
         "snowflake": plan.get("snowflake", {}),
         "done": done,
-        "next_step": next_step or "deployed: check it with spcs-llm status",
+        "next_step": next_step or DONE.get(path, DONE[None]),
         "last_step": history[-1]["step"] if history else None,
         "updated_at": plan.get("updated_at"),
     }
