@@ -52,7 +52,7 @@ def _title(path: Path) -> str:
 
 
 def on_files(files, config, **_kwargs):
-    from mkdocs.structure.files import File
+    from mkdocs.structure.files import File, InclusionLevel
 
     generated = dict(playbook_files())
     generated["reference/cli-steps.md"] = cli_page()
@@ -61,5 +61,8 @@ def on_files(files, config, **_kwargs):
         existing = files.get_file_from_path(src_uri)
         if existing is not None:
             files.remove(existing)
-        files.append(File.generated(config, src_uri, content=content))
+        # a playbook's reference files are reached through its links, not the nav
+        linked_only = src_uri.startswith("playbooks/") and not src_uri.endswith("/SKILL.md")
+        inclusion = InclusionLevel.NOT_IN_NAV if linked_only else InclusionLevel.UNDEFINED
+        files.append(File.generated(config, src_uri, content=content, inclusion=inclusion))
     return files
