@@ -15,7 +15,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent / "scripts")]
+# pagegen sits beside this file; the package is installed, or found in the checkout's scripts/
+# (appended, never prepended: scripts/select.py would shadow the stdlib select module).
+sys.path[:0] = [str(HERE)]
+sys.path.append(str(HERE.parent / "scripts"))
 
 from pagegen import CATALOG_PAGES, cli_page, playbook_files, playbook_nav  # noqa: E402
 

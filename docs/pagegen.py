@@ -84,13 +84,26 @@ def playbook_nav() -> list[dict]:
 # --- CLI reference --------------------------------------------------------------------------
 
 def cli_page() -> str:
-    os.environ["COLUMNS"] = "100"  # argparse wraps help to the terminal; keep the page stable
     lines = ["# Steps (CLI reference)", "",
              "Generated from `spcs_llm.cli.STEPS` and each step's `--help`. Every step also runs as "
              "`python scripts/<step_with_underscores>.py` from a checkout.", "",
              "```text", _top_help().rstrip(), "```", ""]
     lines += ["| step | what it does |", "|---|---|"]
     lines += [f"| [`{name}`](#{name}) | {summary} |" for name, (_, summary) in STEPS.items()]
+    previous = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "100"  # argparse wraps help to the terminal width; keep the page stable
+    try:
+        lines += _step_sections()
+    finally:
+        if previous is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = previous
+    return "\n".join(lines) + "\n"
+
+
+def _step_sections() -> list[str]:
+    lines: list[str] = []
     for name, (module_name, _) in STEPS.items():
         try:
             module = importlib.import_module(module_name)
@@ -101,7 +114,7 @@ def cli_page() -> str:
                               f"imported: {err}") from err
         help_text = build_parser(name, module).format_help().rstrip()
         lines += ["", f"## {name}", "", "```text", help_text, "```"]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 # --- catalogs -------------------------------------------------------------------------------
@@ -109,6 +122,8 @@ def cli_page() -> str:
 def _cell(value) -> str:
     if value is None or value == "" or value == ():
         return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value) or "-"
     return str(value).replace("|", "\\|").replace("\n", " ")
