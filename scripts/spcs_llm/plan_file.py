@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import tempfile
 from pathlib import Path
 
 from .errors import SpcsLlmError
+from .fileio import write_atomic
 
 PLAN_VERSION = 1
 DEFAULT_PLAN_PATH = "deployment.yaml"
@@ -247,16 +247,7 @@ def save(plan: dict, path: str | os.PathLike = DEFAULT_PLAN_PATH) -> Path:
     path = Path(path)
     text = "# spcs-llm deployment plan: every decision, one place. Steps update it; see docs/plan-file.md\n"
     text += yaml.safe_dump(plan, sort_keys=False, default_flow_style=False, allow_unicode=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".deployment-", suffix=".yaml", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, text)
 
 
 def _now() -> str:

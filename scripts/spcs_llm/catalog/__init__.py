@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 
 from ..errors import SpcsLlmError
+from ..fileio import write_atomic
 
 CATALOG_DIR = Path(__file__).parent
 CLOUDS = ("aws", "azure", "gcp")
@@ -146,11 +147,7 @@ def _cached(path: Path):
 
 def _store(path: Path, data) -> None:
     try:
-        target = _cache_path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(tmp, target)
+        write_atomic(_cache_path(path), json.dumps(data))
     except (OSError, TypeError, ValueError):
         pass
 

@@ -8,10 +8,10 @@ let `deploy-registry --execute --yes` start it in the background. Rendering is d
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..fileio import write_atomic
 from ..render import environment
 from .literals import py_literal
 from .spec import TASK, DeploySpec
@@ -88,14 +88,5 @@ def write_script(spec: DeploySpec, out_dir: str | os.PathLike) -> tuple[ScriptPa
     """Render and write atomically (temp file + rename); the script is executable."""
     paths = script_paths(spec, out_dir)
     text = render_script(spec, paths)
-    paths.script.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".deploy-", suffix=".py", dir=str(paths.script.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o755)
-        os.replace(tmp, paths.script)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(paths.script, text, mode=0o755)
     return paths, text

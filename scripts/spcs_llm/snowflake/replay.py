@@ -16,11 +16,11 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import EXIT_ENVIRONMENT, SpcsLlmError
+from ..fileio import write_atomic
 from ..redact import redact
 
 ENV_REPLAY_DIR = "SPCS_LLM_REPLAY_DIR"
@@ -107,12 +107,4 @@ def record(directory: Path, sql: str, rows: list[dict] | None = None, *, source:
     else:
         payload["rows"] = rows or []
     path = directory / file_name(sql)
-    fd, tmp = tempfile.mkstemp(prefix=".rec-", suffix=".json", dir=str(directory))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(redact(json.dumps(payload, indent=2, default=str)) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, redact(json.dumps(payload, indent=2, default=str)) + "\n")

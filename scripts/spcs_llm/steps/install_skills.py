@@ -24,11 +24,11 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from .. import PACK_ROOT, __version__
 from ..errors import SpcsLlmError, one_of
+from ..fileio import write_atomic
 from ..output import StepResult, table
 
 SKILL_NAME = "spcs-llm"
@@ -177,16 +177,6 @@ def _inside(root: Path, path: Path) -> bool:
     return path.resolve().is_relative_to(root.resolve())
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _remove_empty_dirs(dest: Path) -> None:
@@ -203,11 +193,11 @@ def apply(dest: Path, actions: list[dict], files: dict[str, bytes], manifest: di
     for item in actions:
         path = Path(item["path"])
         if item["action"] in ("create", "update"):
-            _write_atomic(path, files[path.relative_to(dest).as_posix()])
+            write_atomic(path, files[path.relative_to(dest).as_posix()])
         elif item["action"] == "remove" and path.is_file() and _inside(dest, path):
             path.unlink()
     if manifest is not None:
-        _write_atomic(dest / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
+        write_atomic(dest / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
     _remove_empty_dirs(dest)
 
 

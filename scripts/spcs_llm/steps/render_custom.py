@@ -12,13 +12,12 @@ Exit codes: 0 ok, 2 bad plan or flags or --yes missing, 3 Snowflake error."""
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 
 from .. import catalog, plan_file
 from ..custom_image import render, settings, sources
 from ..errors import SpcsLlmError
+from ..fileio import write_atomic
 from ..output import StepResult
 
 SPCS_WAIT_FOR_DOC = "https://docs.snowflake.com/en/sql-reference/functions/spcs_wait_for"
@@ -92,16 +91,6 @@ def _choices(args, plan: dict) -> dict[str, object]:
     return changes
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _costs(d: settings.CustomImage, plan: dict) -> dict:
@@ -133,7 +122,7 @@ def run(args) -> StepResult:
     files = render.render_all(d)
     out = Path(args.out) if args.out else Path(args.plan).resolve().parent / DEFAULT_OUT
     for name, text in files.items():
-        _write_atomic(out / name, text)
+        write_atomic(out / name, text)
     recorded = {**changes, **d.plan_fields(), "custom_image.rendered_dir": str(out)}
     data = _data(d, plan, out, files)
     data.update(plan_path=args.plan, part=None, executed=False, statements=[], rows=[])
