@@ -27,16 +27,18 @@ class CommandError(ValueError):
     """A bad setting; the message names the variable and what is allowed."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int | None, low: int = 1, high: int = 1 << 30) -> int | None:
+def env_int(env: Mapping[str, str], name: str, default: int | None, low: int = 1, high: int = 1 << 30,
+            error: type[Exception] = CommandError) -> int | None:
+    """An integer setting from the environment; a bad value raises `error` naming the variable."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise CommandError(f"{name}={raw!r} is not a whole number") from None
+        raise error(f"{name}={raw!r} is not a whole number") from None
     if not low <= value <= high:
-        raise CommandError(f"{name}={value} is outside {low}..{high}")
+        raise error(f"{name}={value} is outside {low}..{high}")
     return value
 
 
@@ -76,7 +78,7 @@ def extra_args(env: Mapping[str, str]) -> list[str]:
 
 
 def vllm_port(env: Mapping[str, str]) -> int:
-    return _int(env, "VLLM_PORT", DEFAULT_VLLM_PORT, 1, 65535)
+    return env_int(env, "VLLM_PORT", DEFAULT_VLLM_PORT, 1, 65535)
 
 
 def served_model_name(env: Mapping[str, str]) -> str:
@@ -90,9 +92,9 @@ def vllm_argv(env: Mapping[str, str], model_path: str) -> list[str]:
     argv = _command(env, "VLLM_COMMAND", DEFAULT_VLLM_COMMAND) + [
         model_path, "--host", "127.0.0.1", "--port", str(vllm_port(env)),
         "--served-model-name", served_model_name(env),
-        "--tensor-parallel-size", str(_int(env, "TENSOR_PARALLEL_SIZE", 1, 1, 64)),
+        "--tensor-parallel-size", str(env_int(env, "TENSOR_PARALLEL_SIZE", 1, 1, 64)),
     ]
-    max_len = _int(env, "MAX_MODEL_LEN", None)
+    max_len = env_int(env, "MAX_MODEL_LEN", None)
     if max_len is not None:
         argv += ["--max-model-len", str(max_len)]
     gmu = env.get("GPU_MEMORY_UTILIZATION", "").strip()

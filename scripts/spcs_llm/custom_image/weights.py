@@ -32,6 +32,7 @@ from pathlib import Path
 from .fetch import FetchError, open_url, status_error
 from .hubs import Hub, RemoteFile
 from .sources import SOURCES, endpoint_for, host_of
+from .vllm_command import env_int
 
 MARKER_NAME = ".spcs-llm-complete.json"
 MARKER_VERSION = 1
@@ -407,8 +408,8 @@ def config_from_env(env: dict[str, str], token: str | None) -> WeightsConfig:
         on_missing=env.get("WEIGHTS_ON_MISSING", "download"),
         allow_patterns=_patterns(env.get("WEIGHTS_ALLOW_PATTERNS", "")),
         ignore_patterns=_patterns(env.get("WEIGHTS_IGNORE_PATTERNS", "")),
-        parallel_files=_int(env, "WEIGHTS_PARALLEL_FILES", 4, 1, 32),
-        attempts=_int(env, "WEIGHTS_ATTEMPTS", 5, 1, 100),
+        parallel_files=env_int(env, "WEIGHTS_PARALLEL_FILES", 4, 1, 32, WeightsError),
+        attempts=env_int(env, "WEIGHTS_ATTEMPTS", 5, 1, 100, WeightsError),
     )
 
 
@@ -423,14 +424,3 @@ def _patterns(text: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in text.split(",") if p.strip())
 
 
-def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise WeightsError(f"{name}={raw!r} is not a whole number") from None
-    if not low <= value <= high:
-        raise WeightsError(f"{name}={value} is outside {low}..{high}")
-    return value
