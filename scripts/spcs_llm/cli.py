@@ -16,23 +16,23 @@ from .output import StepResult, emit, emit_error
 # step name -> (module, one-line summary). Each module defines add_arguments(parser) and
 # run(args) -> StepResult.
 STEPS: dict[str, tuple[str, str]] = {
+    "models": ("spcs_llm.steps.models", "list or filter the model catalog (offline)"),
     "plan": ("spcs_llm.steps.plan", "rank instance families for a model and write deployment.yaml (offline)"),
     "size": ("spcs_llm.steps.size", "vLLM memory sizing of one model/GPU/TP configuration (offline)"),
-    "models": ("spcs_llm.steps.models", "list or filter the model catalog (offline)"),
     "select": ("spcs_llm.steps.select", "record the chosen instance family and TP in the plan (offline)"),
     "workers": ("spcs_llm.steps.workers", "gpu_requests, replicas and num_workers for the node (offline)"),
     "show": ("spcs_llm.steps.show", "where the deployment stands and the next step (offline)"),
-    "proxy": ("spcs_llm.steps.proxy", "serve the concurrent service-function proxy in front of vLLM"),
-    "deploy-registry": ("spcs_llm.steps.deploy_registry", "registry + vLLM deploy script (--execute --yes)"),
-    "usage": ("spcs_llm.steps.usage", "SQL, Python and REST snippets for the registry service (offline)"),
-    "install-skills": ("spcs_llm.steps.install_skills", "install the playbooks for an assistant (offline)"),
     "preflight": ("spcs_llm.steps.preflight", "check account, role, privileges, event table before deploying"),
     "pools": ("spcs_llm.steps.pools", "live compute pools and GPU families, checked against the plan"),
     "create-pool": ("spcs_llm.steps.create_pool", "create the plan's compute pool (costs credits: --yes)"),
     "service-check": ("spcs_llm.steps.service_check", "is the service name free? rename, replace or keep"),
-    "status": ("spcs_llm.steps.status", "service, containers and endpoint; --wait until it answers"),
+    "deploy-registry": ("spcs_llm.steps.deploy_registry", "registry + vLLM deploy script (--execute --yes)"),
     "render-custom": ("spcs_llm.steps.render_custom", "custom-image spec and SQL from the plan (--part P --execute)"),
     "image": ("spcs_llm.steps.image", "build or push the custom vLLM image (docker, snow; push needs --yes)"),
+    "status": ("spcs_llm.steps.status", "service, containers and endpoint; --wait until it answers"),
+    "usage": ("spcs_llm.steps.usage", "SQL, Python and REST snippets for the registry service (offline)"),
+    "proxy": ("spcs_llm.steps.proxy", "serve the concurrent service-function proxy in front of vLLM"),
+    "install-skills": ("spcs_llm.steps.install_skills", "install the playbooks for an assistant (offline)"),
 }
 
 
