@@ -10,6 +10,6 @@ PY="${PYTHON:-python3}"
 "$PY" -m pytest
 if [ -f mkdocs.yml ]; then
   site="$(mktemp -d)"
-  "$PY" -m mkdocs build --strict --quiet --site-dir "$site"
+  NO_MKDOCS_2_WARNING=1 "$PY" -m mkdocs build --strict --quiet --site-dir "$site"
   rm -rf "$site"
 fi
