@@ -83,11 +83,16 @@ _CLOUD_PREFIXES = ("aws_", "azure_", "gcp_")
 def region_key(region: str) -> str:
     """One spelling for a region: 'us-west-2', 'AWS_US_WEST_2' (CURRENT_REGION()) and 'US West 2'
     all become 'uswest2'; Azure names such as 'Central US' become 'centralus'."""
-    text = region.strip().lower()
+    text = _bare(region)
     for prefix in _CLOUD_PREFIXES:
         if text.startswith(prefix):
             text = text[len(prefix):]
     return "".join(ch for ch in text if ch.isalnum())
+
+
+def _bare(region: str) -> str:
+    """Drop a region group ('PUBLIC.AWS_US_WEST_2', as CURRENT_REGION() may print it) and case."""
+    return region.strip().split(".")[-1].lower()
 
 
 _AWS_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d+$")
@@ -97,7 +102,7 @@ _GCP_REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
 def cloud_of_region(region: str) -> str | None:
     """The cloud a region id belongs to: 'AWS_US_WEST_2' or 'us-west-2' -> aws, 'us-central1' -> gcp,
     'AZURE_EASTUS2' -> azure. None when the spelling does not say (e.g. an Azure display name)."""
-    text = region.strip().lower()
+    text = _bare(region)
     for prefix in _CLOUD_PREFIXES:
         if text.startswith(prefix):
             return prefix[:-1]
@@ -109,7 +114,8 @@ def cloud_of_region(region: str) -> str | None:
 
 
 def is_china(region: str | None) -> bool:
-    return bool(region) and region_key(region).startswith("cnnorthwest")
+    """China (Ningxia) is AWS cn-northwest-1, in any spelling (CURRENT_REGION(): AWS_CN_NORTHWEST_1)."""
+    return bool(region) and region_key(region).startswith("cn")
 
 
 @cache

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from .. import plan_file
+from .. import catalog, plan_file
 from ..errors import SpcsLlmError
 from ..render.identifiers import identifier, qualified_name, service_name
-
-_CLOUD_PREFIXES = {"AWS": "aws", "AZURE": "azure", "GCP": "gcp"}
 
 
 def load_plan_optional(path: str | None) -> dict | None:
@@ -21,15 +18,11 @@ def load_plan_optional(path: str | None) -> dict | None:
 
 def region_cloud(region: str | None) -> str | None:
     """aws / azure / gcp from a CURRENT_REGION() value such as AWS_US_WEST_2 or PUBLIC.AWS_US_WEST_2."""
-    if not region:
-        return None
-    bare = region.split(".")[-1].upper()
-    return _CLOUD_PREFIXES.get(bare.split("_", 1)[0])
+    return catalog.cloud_of_region(region) if region else None
 
 
 def is_china_region(region: str | None) -> bool:
-    """China (Ningxia) is AWS cn-northwest-1; CURRENT_REGION() spells regions with underscores."""
-    return bool(region) and re.search(r"(^|[._])CN[_-]", region.upper()) is not None
+    return catalog.is_china(region)
 
 
 def schema_target(database: str | None, schema: str | None, plan: dict | None,

@@ -93,9 +93,23 @@ def run(args) -> StepResult:
     data["log_statements"] = [statements.service_logs(service, c["instance_id"], c["container_name"]) + ";"
                               for c in data["containers"] if c["status"] != "READY" and c["container_name"]] \
         if data["phase"] != "ready" else []
+    _record_ingress(args.plan, plan, data.get("endpoint"))
     exit_code = 0 if data["phase"] == "ready" else EXIT_ENVIRONMENT if data["phase"] == "auth-failed" \
         else EXIT_NEGATIVE
     return StepResult(data=data, text=_text(data), exit_code=exit_code)
+
+
+def _record_ingress(path: str, plan: dict | None, endpoint: dict | None) -> None:
+    """`usage` builds its REST snippet from the plan: record the public host once it is assigned."""
+    from .. import plan_file
+
+    if not plan or not endpoint or not endpoint.get("public") or not endpoint.get("url"):
+        return
+    recorded = plan_file.get(plan, "registry.ingress_url")
+    if plan_file.get(plan, "engine_path") != "registry" or recorded == endpoint["url"]:
+        return
+    plan_file.update(plan, "status", {"registry.ingress_url": endpoint["url"]})
+    plan_file.save(plan, path)
 
 
 def _default_probe_path(plan: dict | None) -> str:
