@@ -45,7 +45,9 @@ KV_CACHE_DTYPES = ("auto", "fp8")
 # Average stored bits per weight, scales included: AWQ/GPTQ 4-bit with group size 128 carry a
 # 16-bit scale and a 4-bit zero per group; MXFP4 blocks of 32 carry one 8-bit scale; NF4
 # (bitsandbytes) blocks of 64 carry a 32-bit absmax.
-QUANT_BITS = {"fp8": 8.0, "int8": 8.0, "awq": 4.16, "gptq": 4.16, "mxfp4": 4.25, "bitsandbytes": 4.5}
+GROUP_SCALE_BITS = (16 + 4) / 128  # AWQ/GPTQ: a 16-bit scale and a 4-bit zero per group of 128 weights
+QUANT_BITS = {"fp8": 8.0, "int8": 8.0, "awq": 4 + GROUP_SCALE_BITS, "gptq": 4 + GROUP_SCALE_BITS, "mxfp4": 4.25,
+              "bitsandbytes": 4.5}
 QUANTIZATIONS = tuple(QUANT_BITS)
 UNKNOWN_QUANT_BITS = 4.25  # a checkpoint method we do not know: sized as 4-bit
 # Methods vLLM applies at load time to a 16-bit checkpoint; the rest need a quantized checkpoint.
@@ -143,8 +145,11 @@ def weight_bytes(model: ModelSpec, quantization: str | None, dtype: str, active:
     element = DTYPE_BYTES[dtype]
     if not quantization:
         return int(total * element)
-    bits = model.checkpoint_bits if quantization == model.checkpoint_quantization and model.checkpoint_bits \
-        else QUANT_BITS.get(quantization, UNKNOWN_QUANT_BITS)
+    if quantization == model.checkpoint_quantization and model.checkpoint_bits:
+        # the config states the integer width; group-wise methods also store a scale and zero per group
+        bits = model.checkpoint_bits + (GROUP_SCALE_BITS if quantization in ("awq", "gptq") else 0.0)
+    else:
+        bits = QUANT_BITS.get(quantization, UNKNOWN_QUANT_BITS)
     if quantization == "mxfp4" and model.is_moe:
         # gpt-oss: only the MoE experts are MXFP4; attention, router and embeddings stay 16-bit
         ffn = model.moe_intermediate_size or model.intermediate_size

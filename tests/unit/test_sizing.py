@@ -289,3 +289,14 @@ def test_counted_params_match_published_totals(config, published_b):
 
 def test_counted_active_params_of_moe():
     assert spec(MIXTRAL).counted_params(active=True) == pytest.approx(12.9, rel=0.03)
+
+
+def test_awq_checkpoint_counts_its_group_scales():
+    config = dict(QWEN25_7B, quantization_config={"quant_method": "awq", "bits": 4, "group_size": 128})
+    model = spec(config, params_b=7.62)
+    assert (model.checkpoint_quantization, model.checkpoint_bits) == ("awq", 4.0)
+    result = size(SizingRequest(model, gpu("T4"), max_model_len=4096))
+    linear = 7.62e9 - model.embedding_params_b * 1e9
+    assert result.weight_bytes == pytest.approx(linear * (4 + 20 / 128) / 8 + model.embedding_params_b * 1e9 * 2,
+                                                rel=1e-6)
+    assert result.valid and result.fits and result.dtype == "float16"
