@@ -189,13 +189,23 @@ def test_max_batch_rows_matches_the_proxy_concurrency(case):
 
 def test_plan_concurrency_defaults_and_smaller_batches_are_allowed():
     d, _ = rendered("tp1_gpu_nv_s")
-    assert (d.proxy_concurrency, d.max_batch_rows) == (24, 24)  # request.concurrency
+    assert (d.proxy_concurrency, d.max_batch_rows) == (32, 32)  # request.concurrency 24 is below the default
     d, files = rendered("tp1_gpu_nv_s", max_batch_rows=8)
     assert "MAX_BATCH_ROWS = 8" in files["07_function.sql"]
 
 
+@pytest.mark.parametrize(("planned", "expected"), [(None, 32), (1, 32), (100, 100)])
+def test_the_sizing_concurrency_never_makes_batches_row_by_row(planned, expected):
+    # request.concurrency counts full-length requests for sizing (the plan's default is 1); it may
+    # raise the rows in flight but never lower them to a row-by-row MAX_BATCH_ROWS = 1.
+    plan = load_plan("tp1_gpu_nv_s")
+    plan["request"]["concurrency"] = planned
+    d = settings.resolve(plan)
+    assert (d.proxy_concurrency, d.max_batch_rows) == (expected, expected)
+
+
 def test_batches_larger_than_the_concurrency_are_refused():
-    with pytest.raises(SpcsLlmError, match="max_batch_rows 40 exceeds the proxy concurrency 24"):
+    with pytest.raises(SpcsLlmError, match="max_batch_rows 40 exceeds the proxy concurrency 32"):
         rendered("tp1_gpu_nv_s", max_batch_rows=40)
 
 

@@ -374,8 +374,11 @@ def resolve(plan: dict) -> CustomImage:
         raise SpcsLlmError(f"custom_image.modelscope_model_id {ms_model!r} is not owner/name")
     min_i = _positive_int(plan_file.get(plan, "workers.min_instances", 1), "workers.min_instances", 1, 1000)
     max_i = _positive_int(plan_file.get(plan, "workers.max_instances", min_i), "workers.max_instances", min_i, 1000)
-    concurrency = _ci(plan, "proxy_concurrency") or plan_file.get(plan, "request.concurrency") \
-        or DEFAULT_PROXY_CONCURRENCY
+    # request.concurrency is how many full-length requests the GPUs were sized for (plan's default 1),
+    # not a cap on rows in flight: vLLM queues what its KV cache cannot hold, while a proxy
+    # concurrency of 1 would send a batch row by row (the peer kits' MAX_BATCH_ROWS = 1 flaw).
+    concurrency = _ci(plan, "proxy_concurrency") \
+        or max(plan_file.get(plan, "request.concurrency") or 1, DEFAULT_PROXY_CONCURRENCY)
     concurrency = _positive_int(concurrency, "custom_image.proxy_concurrency", 1, 4096)
     batch_rows = _positive_int(_ci(plan, "max_batch_rows", concurrency), "custom_image.max_batch_rows", 1, 4096)
     if batch_rows > concurrency:

@@ -20,7 +20,7 @@ spec:
       DTYPE: "bfloat16"
       PROXY_HOST: "0.0.0.0"
       PROXY_PORT: "8080"
-      PROXY_CONCURRENCY: "24"
+      PROXY_CONCURRENCY: "32"
     resources:
       requests:
         memory: "25Gi"
