@@ -103,3 +103,18 @@ def test_dry_run_replace_prints_drop_without_yes(offline, capsys):
 def test_prompt_lists_the_options(plan, capsys):
     code, out, _ = run_text(capsys, "service-check", "--format", "prompt")
     assert code == 1 and "STOP" in out and "replace (destructive)" in out and "--action replace --yes" in out
+
+
+def test_suggested_commands_target_the_checked_service_not_the_plans(offline, monkeypatch, capsys):
+    # The plan names NEW_SVC; the user checks LLM_SVC (taken). Following the printed replace command
+    # must drop LLM_SVC: without --name it would act on the plan's service instead.
+    use_scenarios(monkeypatch, offline, "aws_ready")
+    write_plan(offline / "deployment.yaml", snowflake__database="LLM_DB", snowflake__schema="SERVING",
+               snowflake__service_name="NEW_SVC")
+    code, data, _ = run_step(capsys, "service-check", "--name", "llm_svc")
+    assert code == 1
+    commands = {o["action"]: o["command"] for o in data["options"]}
+    assert all("--name LLM_SVC" in c for c in commands.values())
+    argv = commands["replace"].split()[1:]
+    code, data, _ = run_step(capsys, *argv)
+    assert code == 0 and data["statements"][-1] == "DROP SERVICE IF EXISTS LLM_DB.SERVING.LLM_SVC"

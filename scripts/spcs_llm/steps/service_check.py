@@ -6,6 +6,8 @@ no action was chosen, 2 bad input or --yes missing, 3 Snowflake or connection er
 
 from __future__ import annotations
 
+import shlex
+
 from .. import plan_file
 from ..errors import EXIT_NEGATIVE, SpcsLlmError
 from ..output import StepResult
@@ -47,7 +49,7 @@ def run(args) -> StepResult:
             "status": existing.get("status") if existing else None,
             "existing": {k: existing.get(k) for k in _EXISTING_KEYS} if existing else None,
             "suggested_name": suggestion,
-            "options": _options(schema, name, suggestion) if existing else [],
+            "options": _options(schema, name, suggestion, _target_flags(args, name)) if existing else [],
             "action": args.action,
             "result": None,
             "statements": runner.statements,
@@ -111,19 +113,31 @@ def _free_name(name: str, taken: set[str]) -> str:
     raise SpcsLlmError(f"no free name of the form {base}_<n>; pass --new-name")
 
 
-def _options(schema: str, name: str, suggestion: str) -> list[dict]:
+def _target_flags(args, name: str) -> str:
+    """The flags that point a follow-up command at the service checked here. Always --name: without
+    it the follow-up would act on the plan's service, which need not be this one (replace drops it)."""
+    flags = [f"--name {name}"]
+    for flag, value in (("--database", args.database), ("--schema", args.schema), ("--connection", args.connection)):
+        if value:
+            flags.append(f"{flag} {shlex.quote(value)}")
+    if args.plan != plan_file.DEFAULT_PLAN_PATH:
+        flags.append(f"--plan {shlex.quote(str(args.plan))}")
+    return " ".join(flags)
+
+
+def _options(schema: str, name: str, suggestion: str, target: str) -> list[dict]:
     return [
         {"action": "rename", "destructive": False,
          "detail": f"deploy under a new name, e.g. {suggestion}; the existing service keeps running (and billing)",
-         "command": f"spcs-llm service-check --action rename --new-name {suggestion}"},
+         "command": f"spcs-llm service-check {target} --action rename --new-name {suggestion}"},
         {"action": "replace", "destructive": True,
          "detail": "drop the existing service, then deploy under the same name; its SYSTEM$GET_SERVICE_LOGS history "
                    "is lost (event-table rows stay)",
          "statement": statements.drop_service(fqn(schema, name)) + ";",
-         "command": "spcs-llm service-check --action replace --yes"},
+         "command": f"spcs-llm service-check {target} --action replace --yes"},
         {"action": "keep", "destructive": False,
          "detail": "keep the existing service and skip deploying; check it with spcs-llm status",
-         "command": "spcs-llm service-check --action keep"},
+         "command": f"spcs-llm service-check {target} --action keep"},
     ]
 
 
