@@ -66,6 +66,14 @@ def test_dry_run_changes_nothing_in_the_plan(workdir, capsys):
     assert (workdir / "deployment.yaml").read_text() == before
 
 
+def test_dry_run_writes_no_script(workdir, capsys):
+    code, data, _ = run(capsys, "--dry-run")
+    assert code == 0 and data["script_path"].endswith("deploy_qwen_svc.py")
+    assert not (workdir / ".spcs-llm" / "registry").exists()
+    cli.main(["deploy-registry", "--dry-run"])
+    assert "would write" in capsys.readouterr().out
+
+
 def test_execute_without_yes_refuses_and_names_the_flag(workdir, capsys, monkeypatch):
     started = []
     monkeypatch.setattr(deploy_registry, "start_background", lambda *a, **k: started.append(a) or 1)

@@ -4,7 +4,8 @@ Without flags: write the script (registers the model, then create_service with t
 instances and vLLM arguments) and print a summary; nothing is started. --format prompt prints
 the summary to confirm before a paid deployment. --execute --yes starts the script in the
 background and records its pid and log in the plan; follow it with `spcs-llm status --wait` or
-`tail -f <log>`. --dry-run prints what would be written or started and changes nothing.
+`tail -f <log>`. --dry-run prints what would be written or started and changes nothing (no
+script, no plan change).
 
 Routes: remote logging from Hugging Face on a CPU pool (default; --hf-secret names a Snowflake
 SECRET holding the HF token), --snapshot-dir (upload a downloaded model folder, no Hugging Face
@@ -21,7 +22,7 @@ from .. import plan_file
 from ..errors import EXIT_USAGE, SpcsLlmError
 from ..output import StepResult
 from ..registry.launch import command, is_running, start_background
-from ..registry.script import route_text, write_script
+from ..registry.script import render_script, route_text, script_paths, write_script
 from ..registry.spec import Choices, build_spec, refuse_forbidden_role
 from ..snowflake.args import add_snowflake_arguments
 
@@ -85,7 +86,11 @@ def run(args) -> StepResult:
         _refuse_running(plan)
 
     out_dir = Path(args.out) if args.out else plan_path.resolve().parent / DEFAULT_OUT
-    paths, _ = write_script(spec, out_dir)
+    if args.dry_run:  # render (so template errors still show) but write nothing
+        paths = script_paths(spec, out_dir)
+        render_script(spec, paths)
+    else:
+        paths, _ = write_script(spec, out_dir)
     argv = command(paths.script, paths.log, paths.result)
 
     mode, pid = "rendered", None
@@ -124,6 +129,7 @@ def run(args) -> StepResult:
         plan_file.save(plan, plan_path)
 
     data = _data(spec, paths, argv, mode, pid, args.plan)
+    data["execute"] = bool(args.execute)
     return StepResult(data=data, text=_text(data), prompt="deployment_summary_registry")
 
 
@@ -173,8 +179,7 @@ def _text(data: dict) -> str:
     instances = f"{kwargs['min_instances']}..{kwargs['max_instances']}"
     family = f" ({data['instance_family']})" if data["instance_family"] else ""
     lines = [
-        f"deploy-registry: {'would start' if data['mode'] == 'dry-run' else data['mode']} "
-        f"{data['script_path']}",
+        f"deploy-registry: {_verb(data)} {data['script_path']}",
         f"  model:    {data['model']} version {data['version'] or '(default)'}  [{data['route_text']}]",
         f"  service:  {data['service']} on {data['compute_pool']}{family}",
         f"            gpu_requests={kwargs['gpu_requests']}, instances {instances}, "
@@ -190,11 +195,18 @@ def _text(data: dict) -> str:
         lines += [f"started in the background (pid {data['pid']}); follow it with:"]
         lines += [f"  {c}" for c in data["follow"]]
     elif data["mode"] == "dry-run":
-        lines += ["would run: " + " ".join(shlex.quote(a) for a in data["command"]), "nothing was started"]
+        lines += ["would run: " + " ".join(shlex.quote(a) for a in data["command"]),
+                  "nothing was started or written"]
     else:
         lines += ["next: review the script and the summary (spcs-llm deploy-registry --format prompt), then",
                   f"      {data['execute_command']}"]
     return "\n".join(lines)
+
+
+def _verb(data: dict) -> str:
+    if data["mode"] != "dry-run":
+        return data["mode"]
+    return "would start" if data["execute"] else "would write"
 
 
 def _now() -> str:
