@@ -75,6 +75,7 @@ def test_dry_run_prints_without_yes_and_never_connects(offline, capsys):
     (["--dry-run"], "no compute pool name"),
     (["--dry-run", "--name", "p", "--min-nodes", "0"], "MIN_NODES must be at least 1"),
     (["--dry-run", "--name", "p", "--min-nodes", "2", "--max-nodes", "1"], "below --min-nodes"),
+    (["--dry-run", "--name", "p", "--max-nodes", "0"], "--max-nodes 0 is below --min-nodes 1"),
     (["--dry-run", "--name", "my-pool"], "not a plain Snowflake identifier"),
     (["--dry-run", "--name", "p", "--auto-suspend-secs", "-5"], "use 0 (never) or more"),
 ])

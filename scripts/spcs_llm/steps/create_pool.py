@@ -79,9 +79,11 @@ def _request(args, plan: dict | None) -> dict:
                            hint="pass --instance-family FAMILY, or choose one with spcs-llm plan / spcs-llm select")
     if args.min_nodes < 1:
         raise SpcsLlmError(f"--min-nodes {args.min_nodes} is not valid; MIN_NODES must be at least 1")
-    max_nodes = args.max_nodes or max(args.min_nodes, int(plan_file.get(plan, "workers.max_instances", 1)))
-    if max_nodes < args.min_nodes:
-        raise SpcsLlmError(f"--max-nodes {max_nodes} is below --min-nodes {args.min_nodes}")
+    if args.max_nodes is not None and args.max_nodes < args.min_nodes:  # 0 included: not "unset"
+        raise SpcsLlmError(f"--max-nodes {args.max_nodes} is below --min-nodes {args.min_nodes}; MAX_NODES must be "
+                           "at least MIN_NODES (and at least 1)")
+    max_nodes = args.max_nodes if args.max_nodes is not None else \
+        max(args.min_nodes, int(plan_file.get(plan, "workers.max_instances", 1)))
     if args.auto_suspend_secs < 0:
         raise SpcsLlmError(f"--auto-suspend-secs {args.auto_suspend_secs} is not valid; use 0 (never) or more")
     model = plan_file.get(plan, "model.id")
