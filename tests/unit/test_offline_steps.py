@@ -270,3 +270,11 @@ def test_show_follows_the_engine_path(capsys, workdir):
     assert code == 0 and "deploy-custom-image" in state["next_step"]
     assert state["done"] == ["selection.confirmed", "workers.confirmed", "snowflake.role", "snowflake.compute_pool",
                              "snowflake.service_name"]
+
+
+def test_workers_leave_cpu_and_memory_headroom_per_node(capsys, workdir):
+    run(capsys, "plan", "--model", "Qwen/Qwen2.5-7B-Instruct", "--cloud", "aws", "--json")
+    run(capsys, "select", "--family", "GPU_NV_M", "--tp", "2")
+    code, data = run(capsys, "workers", "--engine", "custom-image", "--json")
+    assert code == 0 and data["replicas_per_node"] == 2
+    assert data["cpu_requests"] * 2 < data["node_vcpu"] and data["memory_requests_gib"] * 2 < data["node_memory_gib"]

@@ -23,7 +23,10 @@ ENGINES = ("registry", "custom-image")
 SERVERS = ("vllm", "python")
 # Transformers inference needs about 20% over the raw weights (accelerate's size estimator docs).
 PYTHON_SERVER_OVERHEAD = 1.2
-NODE_MEMORY_HEADROOM_GIB = 1  # left to the node when splitting its memory between replicas
+# Left to the node when splitting it between replicas: a stage-volume mount runs a sidecar, and a
+# request for the whole published capacity can keep the last instance PENDING.
+NODE_MEMORY_HEADROOM_GIB = 1
+NODE_CPU_HEADROOM = 1
 
 
 def add_arguments(parser) -> None:
@@ -53,7 +56,7 @@ def run(args) -> StepResult:
                 nodes_needed=math.ceil(max_i / replicas), instance_family=node["name"],
                 node_gpus=node["gpu_count"], node_memory_gib=node["memory_gib"], node_vcpu=node["vcpu"],
                 memory_requests_gib=max(1, math.floor(node["memory_gib"] / replicas) - NODE_MEMORY_HEADROOM_GIB),
-                cpu_requests=max(0.5, math.floor(node["vcpu"] / replicas)),
+                cpu_requests=max(0.5, math.floor(node["vcpu"] / replicas) - NODE_CPU_HEADROOM),
                 confirmed=bool(args.confirm), plan_path=args.plan)
     if args.confirm:
         plan_file.update(plan, "workers", {
