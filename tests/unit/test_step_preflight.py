@@ -151,3 +151,21 @@ def test_context_sql_is_exact():
         "CURRENT_REGION() AS region_name,",
         "       CURRENT_ACCOUNT() AS account_locator, CURRENT_ACCOUNT_NAME() AS account_name,",
         "       CURRENT_ORGANIZATION_NAME() AS organization_name, CURRENT_VERSION() AS snowflake_version"]
+
+
+def test_database_and_schema_flags_replace_the_plans(offline, monkeypatch, capsys):
+    # The privileges are checked on the flags' schema, so that is the schema the plan must deploy to.
+    use_scenarios(monkeypatch, offline, "aws_ready")
+    plan = write_plan(offline / "deployment.yaml", snowflake__database="OLD_DB", snowflake__schema="OLD")
+    code, data, _ = run_step(capsys, "preflight", "--database", "llm_db", "--schema", "serving")
+    assert code == 0 and data["target_schema"] == "LLM_DB.SERVING"
+    saved = plan_file.load(plan)["snowflake"]
+    assert (saved["database"], saved["schema"]) == ("LLM_DB", "SERVING")
+
+
+def test_session_namespace_does_not_override_the_plans(offline, monkeypatch, capsys):
+    use_scenarios(monkeypatch, offline, "aws_ready")
+    plan = write_plan(offline / "deployment.yaml", snowflake__database="LLM_DB", snowflake__schema="OTHER")
+    run_step(capsys, "preflight")
+    saved = plan_file.load(plan)["snowflake"]
+    assert (saved["database"], saved["schema"]) == ("LLM_DB", "OTHER")

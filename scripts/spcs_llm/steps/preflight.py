@@ -2,7 +2,8 @@
 accounts use snowflakecomputing.cn), snowflake-ml-python, the privileges the chosen path needs,
 the event table, signs of a trial account, and the rule that a service cannot be created as
 ACCOUNTADMIN. Prints each check as ok / missing / unknown with the exact GRANT or ALTER statement
-that fixes it. Records account, region, role and warehouse in the plan when the plan file exists.
+that fixes it. Records account, region, role and warehouse in the plan when the plan file exists,
+and the database and schema (from --database/--schema, else the session's when the plan has none).
 Exit codes: 0 all required checks pass, 1 something required is missing, 2 bad input,
 3 Snowflake or connection error."""
 
@@ -103,7 +104,8 @@ def run(args) -> StepResult:
         "statement_log": str(runner.log_path) if runner.log_path else None,
     }
     if plan is not None and not runner.dry_run and ctx:
-        data["plan_updated"] = _record(plan, args.plan, ctx, target, connection)
+        explicit = bool(args.database or args.schema)
+        data["plan_updated"] = _record(plan, args.plan, ctx, target, connection, explicit)
     exit_code = EXIT_NEGATIVE if data["missing_required"] else 0
     return StepResult(data=data, text=_text(data), prompt="preflight_report", exit_code=exit_code)
 
@@ -337,7 +339,8 @@ def _notes(china: bool, facts: dict) -> list[str]:
 
 # -- plan, text ------------------------------------------------------------------------------------
 
-def _record(plan: dict, path: str, ctx: dict, target: str | None, connection: dict | None) -> dict:
+def _record(plan: dict, path: str, ctx: dict, target: str | None, connection: dict | None,
+            explicit_target: bool) -> dict:
     changes = {
         "snowflake.account": _account_identifier(ctx),
         "snowflake.region": ctx.get("region_name"),
@@ -346,7 +349,10 @@ def _record(plan: dict, path: str, ctx: dict, target: str | None, connection: di
     }
     if connection:
         changes["snowflake.connection"] = connection["name"]
-    if target and not plan_file.get(plan, "snowflake.database") and not plan_file.get(plan, "snowflake.schema"):
+    # --database/--schema are the user's answer (the privileges were checked there); the session's
+    # current namespace only fills a plan that has none.
+    unset = not plan_file.get(plan, "snowflake.database") and not plan_file.get(plan, "snowflake.schema")
+    if target and (explicit_target or unset):
         changes["snowflake.database"], changes["snowflake.schema"] = target.split(".")
     changes = {k: v for k, v in changes.items() if v is not None}
     plan_file.update(plan, "preflight", changes)
