@@ -186,7 +186,8 @@ def build_spec(plan: dict, plan_path: str, choices: Choices) -> DeploySpec:
                                 "spcs-llm preflight --database DB --schema SCHEMA"), "schema")
     pool = identifier(_target(plan, choices.compute_pool, "snowflake.compute_pool",
                               get(plan, "registry.compute_pool"), "--compute-pool",
-                              "spcs-llm preflight --compute-pool POOL"), "compute pool")
+                              "spcs-llm create-pool --name POOL (an existing pool of the plan's family is "
+                              "recorded, not changed)"), "compute pool")
     service = service_name(_target(plan, choices.service, "snowflake.service_name", rec_service, "--name",
                                    "spcs-llm service-check --name SERVICE"))
     warehouse = get(plan, "snowflake.warehouse")
