@@ -189,7 +189,7 @@ def test_missing_target_names_the_flag_and_the_step():
     del plan["snowflake"]["compute_pool"]
     with pytest.raises(SpcsLlmError, match="--compute-pool") as err:
         build_spec(plan, "deployment.yaml", Choices())
-    assert "spcs-llm preflight" in err.value.hint
+    assert "spcs-llm create-pool --name" in err.value.hint  # preflight does not record the pool
     spec = build_spec(plan, "deployment.yaml", Choices(compute_pool="OTHER_POOL"))
     assert spec.compute_pool == "OTHER_POOL"
 
