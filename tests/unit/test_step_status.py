@@ -65,6 +65,8 @@ def test_ready_without_token_is_ready_but_says_not_probed(offline, monkeypatch, 
     assert code == 0 and data["phase"] == "ready" and data["probe"]["result"] == "not-probed"
     assert [c["status"] for c in data["containers"]] == ["READY"] * 3
     assert data["endpoint"]["url"] == "https://a1b2c3-myorg-ml-prod.snowflakecomputing.app"
+    _, out, _ = run_text(capsys, "status", *SERVICE)
+    assert "not-probed (no PAT given (set $SNOWFLAKE_PAT" in out and "****" not in out
 
 
 def test_probe_uses_the_pat_header_and_never_prints_it(offline, monkeypatch, capsys):

@@ -217,7 +217,9 @@ def _probe(endpoint: dict, path: str, token: str | None) -> dict:
     url = endpoint["url"].rstrip("/") + path
     if token is None:
         return {"url": url, "http_status": None, "result": "not-probed",
-                "detail": "no token: set the PAT env var (or --pat-file) to check that the endpoint answers"}
+                # No "token:" in this text: redact() would mask the word after it.
+                "detail": f"no PAT given (set ${DEFAULT_PAT_ENV}, or use --pat-env/--pat-file) to check that the "
+                          "endpoint answers"}
     import requests
 
     try:
