@@ -87,3 +87,11 @@ def test_dry_run_reads_nothing_and_writes_nothing(offline, capsys):
 ])
 def test_gpu_names_compare_loosely_but_not_wrongly(live, catalog, same):
     assert same_gpu(live, catalog) is same
+
+
+def test_pool_table_says_yes_or_no_like_the_family_table(offline, monkeypatch, capsys):
+    use_scenarios(monkeypatch, offline, "aws_ready")
+    write_plan(offline / "deployment.yaml")
+    _, out, _ = run_text(capsys, "pools")
+    pools = out.split("compute pools:")[1]
+    assert "LLM_POOL" in pools and "True" not in pools and "False" not in pools

@@ -230,7 +230,8 @@ def _text(data: dict) -> str:
             ("vcpu", "VCPU"), ("memory_gib", "MEM GIB"), ("fits", "FITS PLAN"), ("tp", "TP"),
             ("replicas", "REPLICAS"), ("credits", "CREDITS/H"), ("note", "NOTE")])]
     if data["pools"]:
-        lines += ["", "compute pools:", table(data["pools"], [
+        pool_rows = [{**p, "fits": "yes" if p["fits"] else "no"} for p in data["pools"]]
+        lines += ["", "compute pools:", table(pool_rows, [
             ("name", "POOL"), ("state", "STATE"), ("instance_family", "FAMILY"), ("active_nodes", "ACTIVE"),
             ("idle_nodes", "IDLE"), ("max_nodes", "MAX"), ("num_services", "SERVICES"),
             ("auto_suspend_secs", "SUSPEND S"), ("fits", "FITS PLAN")])]
