@@ -246,8 +246,20 @@ def save(plan: dict, path: str | os.PathLike = DEFAULT_PLAN_PATH) -> Path:
                            exit_code=3)
     path = Path(path)
     text = "# spcs-llm deployment plan: every decision, one place. Steps update it; see docs/plan-file.md\n"
-    text += yaml.safe_dump(plan, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    text += yaml.dump(plan, Dumper=_plain_dumper(), sort_keys=False, default_flow_style=False, allow_unicode=True)
     return write_atomic(path, text)
+
+
+def _plain_dumper():
+    import yaml
+
+    class PlainDumper(yaml.SafeDumper):
+        """Writes repeated values out in full: anchors (&id001) make a hand-read plan cryptic."""
+
+        def ignore_aliases(self, data):
+            return True
+
+    return PlainDumper
 
 
 def _now() -> str:

@@ -16,7 +16,9 @@ _PATTERNS = [
     re.compile(r"(Authorization:\s*Bearer\s+)\S+", re.IGNORECASE),
     re.compile(r"\bhf_[A-Za-z0-9]{20,}\b"),
     re.compile(r"(-----BEGIN [A-Z ]*PRIVATE KEY-----)[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----)"),
-    re.compile(r"((?:password|passcode|token|secret)\s*[=:]\s*['\"]?)[^\s'\",;]+", re.IGNORECASE),
+    # key=value / key: value for secret-looking keys; the key must not be the tail of a longer word,
+    # so spec keys such as snowflakeSecret: keep their (non-secret) object names visible
+    re.compile(r"((?<![A-Za-z])(?:password|passcode|token|secret)\s*[=:]\s*['\"]?)[^\s'\",;]+", re.IGNORECASE),
 ]
 
 

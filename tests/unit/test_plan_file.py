@@ -80,3 +80,11 @@ def test_require_names_the_step_that_sets_a_field():
     with pytest.raises(SpcsLlmError) as err:
         plan_file.require(minimal(), "selection.instance_family", "spcs-llm select")
     assert "spcs-llm select" in err.value.hint
+
+
+def test_repeated_values_are_written_in_full(tmp_path):
+    plan = minimal()
+    args = ["--tensor-parallel-size=1"]
+    plan_file.update(plan, "test", {"selection.vllm_args": args, "candidates": [{"vllm_args": args}]})
+    path = plan_file.save(plan, tmp_path / "deployment.yaml")
+    assert "&id" not in path.read_text() and "*id" not in path.read_text()

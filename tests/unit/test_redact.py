@@ -1,0 +1,25 @@
+"""Secrets never reach the screen or a log: registered values and well-known shapes are masked."""
+
+from __future__ import annotations
+
+from spcs_llm.redact import MASK, redact, register_secret
+
+
+def test_registered_secret_is_masked_everywhere_including_each_line():
+    register_secret("line-one-secret\nline-two-secret")
+    out = redact("a line-one-secret b line-two-secret c")
+    assert out == f"a {MASK} b {MASK} c"
+
+
+def test_known_token_shapes_are_masked():
+    text = ('Authorization: Snowflake Token="abc.def.ghi" hf_' + "a" * 30 + " password=hunter22 "
+            "HF_TOKEN=plainvalue123 -----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----")
+    out = redact(text)
+    for leaked in ("abc.def.ghi", "a" * 30, "hunter22", "plainvalue123", "MIIE"):
+        assert leaked not in out
+
+
+def test_secret_object_names_in_specs_stay_visible():
+    # a spec's snowflakeSecret: names an object, it is not a secret value; dry runs must show it
+    spec = "secrets:\n- snowflakeSecret:\n    objectName: LLM_DB.SERVING.HF_TOKEN\n  envVarName: HF_TOKEN"
+    assert redact(spec) == spec
