@@ -278,3 +278,16 @@ def test_workers_leave_cpu_and_memory_headroom_per_node(capsys, workdir):
     code, data = run(capsys, "workers", "--engine", "custom-image", "--json")
     assert code == 0 and data["replicas_per_node"] == 2
     assert data["cpu_requests"] * 2 < data["node_vcpu"] and data["memory_requests_gib"] * 2 < data["node_memory_gib"]
+
+
+def test_workers_default_instances_serve_the_planned_concurrency(capsys, workdir):
+    run(capsys, "plan", "--model", "meta-llama/Llama-3.1-70B-Instruct", "--cloud", "aws", "--region", "us-west-2",
+        "--max-model-len", "32768", "--concurrency", "8", "--json")
+    run(capsys, "select", "--family", "GPU_R6K_G1_48")
+    plan = plan_file.load(workdir / "deployment.yaml")
+    option = next(o for c in plan["candidates"] if c["instance_family"] == "GPU_R6K_G1_48" for o in c["options"]
+                  if o["tensor_parallel_size"] == plan["selection"]["tensor_parallel_size"])
+    code, data = run(capsys, "workers", "--engine", "registry", "--json")
+    assert code == 0 and data["max_instances"] == -(-8 // option["max_concurrency"]) > 1
+    code, data = run(capsys, "workers", "--engine", "registry", "--max-instances", "1", "--json")
+    assert code == 0 and any("will queue" in n for n in data["notes"])

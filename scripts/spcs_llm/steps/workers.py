@@ -36,7 +36,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--family", help="python server on a CPU pool: the CPU instance family, e.g. CPU_X64_M")
     parser.add_argument("--num-workers", type=int, help="workers per instance (see --help text above)")
     parser.add_argument("--min-instances", type=int, default=1)
-    parser.add_argument("--max-instances", type=int, help="default: --min-instances")
+    parser.add_argument("--max-instances", type=int,
+                        help="default: enough replicas for the plan's --concurrency (at least --min-instances)")
     parser.add_argument("--confirm", action="store_true", help="record this answer in the plan")
     parser.add_argument("--plan", default=plan_file.DEFAULT_PLAN_PATH)
 
@@ -46,11 +47,16 @@ def run(args) -> StepResult:
     if args.server == "python" and args.engine != "registry":
         raise SpcsLlmError("--server python is the Model Registry's inference server; use it with --engine registry")
     node = _node(plan, args)
+    data = _vllm(plan, node, args) if args.server == "vllm" else _python(plan, node, args)
     min_i = args.min_instances
-    max_i = args.max_instances if args.max_instances is not None else min_i
+    needed = _instances_for_concurrency(plan) if args.server == "vllm" else 1
+    max_i = args.max_instances if args.max_instances is not None else max(min_i, needed)
     if min_i < 1 or max_i < min_i:
         raise SpcsLlmError(f"instances must satisfy 1 <= min ({min_i}) <= max ({max_i})")
-    data = _vllm(plan, node, args) if args.server == "vllm" else _python(plan, node, args)
+    if max_i < needed:
+        wanted = plan_file.get(plan, "request.concurrency")
+        data["notes"].append(f"{max_i} instance(s) hold fewer than the plan's {wanted} concurrent full-length "
+                             f"requests ({needed} needed); longer requests will queue")
     replicas = data["replicas_per_node"]
     data.update(engine_path=args.engine, server=args.server, min_instances=min_i, max_instances=max_i,
                 nodes_needed=math.ceil(max_i / replicas), instance_family=node["name"],
@@ -76,6 +82,20 @@ def run(args) -> StepResult:
         "recorded in the plan" if args.confirm else "not recorded: rerun with --confirm once the user agrees",
     ])
     return StepResult(data=data, text=text, prompt="num_workers_question")
+
+
+def _instances_for_concurrency(plan: dict) -> int:
+    """Replicas needed for the plan's concurrency, from the sizing `plan` recorded for the selection."""
+    concurrency = plan_file.get(plan, "request.concurrency", 1)
+    family = plan_file.get(plan, "selection.instance_family")
+    tp = plan_file.get(plan, "selection.tensor_parallel_size")
+    for candidate in plan_file.get(plan, "candidates", []):
+        if candidate.get("instance_family") != family:
+            continue
+        for option in candidate.get("options", []):
+            if option.get("tensor_parallel_size") == tp and option.get("max_concurrency"):
+                return max(1, math.ceil(concurrency / option["max_concurrency"]))
+    return 1
 
 
 def _node(plan: dict, args) -> dict:
