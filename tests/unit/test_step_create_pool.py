@@ -92,3 +92,11 @@ def test_prompt_asks_for_an_explicit_yes(offline, monkeypatch, capsys):
     write_plan(offline / "deployment.yaml")
     code, out, _ = run_text(capsys, "create-pool", "--name", "new_gpu_pool", "--format", "prompt")
     assert code == 2 and "STOP" in out and "explicit yes" in out and "| Instance family | GPU_NV_M |" in out
+
+
+def test_max_nodes_counts_instances_that_share_a_node(offline, monkeypatch, capsys):
+    # GPU_NV_M at TP=1 holds 4 replicas per node: 6 instances need 2 nodes, not 6
+    use_scenarios(monkeypatch, offline, "aws_ready")
+    write_plan(offline / "deployment.yaml", workers__max_instances=6)
+    code, out, _ = run_text(capsys, "create-pool", "--name", "new_gpu_pool")
+    assert code == 2 and "MAX_NODES = 2\n" in out

@@ -7,6 +7,8 @@ another family, 2 bad input or --yes missing, 3 Snowflake or connection error.""
 
 from __future__ import annotations
 
+import math
+
 from .. import plan_file
 from ..errors import EXIT_NEGATIVE, EXIT_USAGE, SpcsLlmError
 from ..output import StepResult
@@ -26,7 +28,7 @@ def add_arguments(parser) -> None:
                         help="instance family (default: the plan's selection.instance_family)")
     parser.add_argument("--min-nodes", type=int, default=1, help="MIN_NODES (default 1; must be at least 1)")
     parser.add_argument("--max-nodes", type=int,
-                        help="MAX_NODES (default: the plan's workers.max_instances, else MIN_NODES)")
+                        help="MAX_NODES (default: nodes for the plan's workers.max_instances, else MIN_NODES)")
     parser.add_argument("--auto-suspend-secs", type=int, default=DEFAULT_AUTO_SUSPEND_SECS,
                         help="suspend after this many seconds without services; 0 never suspends "
                         f"(default {DEFAULT_AUTO_SUSPEND_SECS})")
@@ -82,8 +84,10 @@ def _request(args, plan: dict | None) -> dict:
     if args.max_nodes is not None and args.max_nodes < args.min_nodes:  # 0 included: not "unset"
         raise SpcsLlmError(f"--max-nodes {args.max_nodes} is below --min-nodes {args.min_nodes}; MAX_NODES must be "
                            "at least MIN_NODES (and at least 1)")
-    max_nodes = args.max_nodes if args.max_nodes is not None else \
-        max(args.min_nodes, int(plan_file.get(plan, "workers.max_instances", 1)))
+    # several instances share a node when TP is smaller than the node's GPU count
+    per_node = int(plan_file.get(plan, "selection.replicas_per_node", 1) or 1)
+    nodes_needed = math.ceil(int(plan_file.get(plan, "workers.max_instances", 1)) / per_node)
+    max_nodes = args.max_nodes if args.max_nodes is not None else max(args.min_nodes, nodes_needed)
     if args.auto_suspend_secs < 0:
         raise SpcsLlmError(f"--auto-suspend-secs {args.auto_suspend_secs} is not valid; use 0 (never) or more")
     model = plan_file.get(plan, "model.id")
