@@ -93,6 +93,7 @@ FIELDS: dict[str, tuple[type, ...]] = {
     "snowflake.compute_pool": _STR,
     "snowflake.service_name": _STR,
     "snowflake.live_instance_family": _MAP,
+    "snowflake.live_families": _LIST,  # every GPU family the account offers, as `pools` read them
     # the Model Registry path (`deploy-registry`); registry.ingress_url is for whoever reads SHOW ENDPOINTS
     "registry.source": _STR, "registry.model_name": _STR, "registry.version_name": _STR,
     "registry.pre_logged_model": _STR, "registry.pre_logged_version": _STR, "registry.hf_secret": _STR,

@@ -29,6 +29,9 @@ class PlanRequest:
     quantization: str | None = None
     kv_cache_dtype: str = "auto"
     gpu_memory_utilization: float = DEFAULT_GPU_MEMORY_UTILIZATION
+    # GPU families the account reports (SHOW COMPUTE POOL INSTANCE FAMILIES, recorded by `pools`):
+    # when given they replace the catalog's facts, and families the account does not offer are dropped
+    live_families: tuple[dict, ...] = ()
 
 
 def tp_options(model: ModelSpec, gpu_count: int) -> list[int]:
@@ -153,8 +156,26 @@ def rank(candidates: list[dict]) -> list[dict]:
 
 
 def plan(req: PlanRequest) -> list[dict]:
-    families = catalog.families_for(cloud=req.cloud, region=req.region, gpu_only=True)
-    return rank([candidate(req, f) for f in families])
+    if req.live_families:  # the account's own list is the truth for its region
+        families = _as_offered(catalog.families_for(cloud=req.cloud, gpu_only=True), req.live_families)
+    else:
+        families = catalog.families_for(cloud=req.cloud, region=req.region, gpu_only=True)
+    out = [candidate(req, f) for f in families]
+    for c in out:
+        c["source"] = "live" if req.live_families else "catalog"
+    return rank(out)
+
+
+def _as_offered(families: list[InstanceFamily], live_families: tuple[dict, ...]) -> list[InstanceFamily]:
+    """The catalog families the account offers, with the account's GPU facts (credit rates stay the catalog's)."""
+    live = {str(f.get("name", "")).upper(): f for f in live_families}
+    offered = []
+    for fam in families:
+        if fam.name in live:
+            updated = catalog.with_live_facts(fam, live[fam.name])
+            if updated is not None and updated.gpu_count:
+                offered.append(updated)
+    return offered
 
 
 def alternatives(req: PlanRequest, candidates: list[dict]) -> list[str]:

@@ -291,3 +291,40 @@ def test_workers_default_instances_serve_the_planned_concurrency(capsys, workdir
     assert code == 0 and data["max_instances"] == -(-8 // option["max_concurrency"]) > 1
     code, data = run(capsys, "workers", "--engine", "registry", "--max-instances", "1", "--json")
     assert code == 0 and any("will queue" in n for n in data["notes"])
+
+
+def test_replan_sizes_on_the_accounts_live_families_and_keeps_its_decisions(capsys, workdir):
+    # a China account where GPU_NV_S reports a 16 GB T4 (what a third-party kit describes), not the A10G
+    # the docs list: the live facts recorded by `spcs-llm pools` must win
+    run(capsys, "plan", "--model", "Qwen/Qwen2.5-14B-Instruct", "--region", "cn-northwest-1", "--max-model-len",
+        "8192", "--json")
+    plan = plan_file.load(workdir / "deployment.yaml")
+    plan_file.update(plan, "pools", {
+        "snowflake.compute_pool": "LLM_POOL",
+        "snowflake.live_families": [
+            {"name": "GPU_NV_S", "gpu": "NVIDIA T4", "gpu_count": 1, "gpu_memory_gib": 16, "vcpu": 6,
+             "memory_gib": 27},
+            {"name": "GPU_NV_M", "gpu": "NVIDIA A10G", "gpu_count": 4, "gpu_memory_gib": 24, "vcpu": 44,
+             "memory_gib": 178}]})
+    plan_file.save(plan, workdir / "deployment.yaml")
+    code, data = run(capsys, "plan", "--replan", "--json")
+    assert code == 0 and data["sized_on"] == "live" and data["request"]["max_model_len"] == 8192
+    by_name = {c["instance_family"]: c for c in data["candidates"]}
+    assert by_name["GPU_NV_S"]["gpu"] == "T4" and not by_name["GPU_NV_S"]["fits"]
+    assert data["recommendation"]["instance_family"] == "GPU_NV_M"
+    replanned = plan_file.load(workdir / "deployment.yaml")
+    assert replanned["snowflake"]["compute_pool"] == "LLM_POOL"
+    assert replanned["selection"]["instance_family"] == "GPU_NV_M" and not replanned["selection"]["confirmed"]
+    assert replanned["history"][-1]["step"] == "plan --replan"
+
+
+def test_a_family_the_account_does_not_offer_is_dropped(capsys, workdir):
+    run(capsys, "plan", "--model", "Qwen/Qwen2.5-7B-Instruct", "--cloud", "aws", "--json")
+    plan = plan_file.load(workdir / "deployment.yaml")
+    plan_file.update(plan, "pools", {"snowflake.live_families": [
+        {"name": "GPU_NV_M", "gpu": "NVIDIA A10G", "gpu_count": 4, "gpu_memory_gib": 24, "vcpu": 44,
+         "memory_gib": 178}]})
+    plan_file.save(plan, workdir / "deployment.yaml")
+    code, data = run(capsys, "plan", "--replan", "--json", "--no-write")
+    assert code == 0 and [c["instance_family"] for c in data["candidates"]] == ["GPU_NV_M"]
+    assert main(["plan", "--replan", "--out", "missing.yaml"]) == 2

@@ -6,7 +6,7 @@ import pytest
 from snowflake_testkit import prepare_offline, run_step, run_text, use_scenarios, write_plan
 
 from spcs_llm import plan_file
-from spcs_llm.steps.pools import same_gpu
+from spcs_llm.catalog import same_gpu
 
 
 @pytest.fixture
@@ -95,3 +95,13 @@ def test_pool_table_says_yes_or_no_like_the_family_table(offline, monkeypatch, c
     _, out, _ = run_text(capsys, "pools")
     pools = out.split("compute pools:")[1]
     assert "LLM_POOL" in pools and "True" not in pools and "False" not in pools
+
+
+def test_pools_records_every_live_gpu_family_for_replanning(offline, monkeypatch, capsys):
+    use_scenarios(monkeypatch, offline, "aws_ready")
+    plan = write_plan(offline / "deployment.yaml")
+    code, data, _ = run_step(capsys, "pools")
+    recorded = plan_file.load(plan)["snowflake"]["live_families"]
+    assert "snowflake.live_families" in data["plan_updated"]
+    assert recorded and all(f["gpu_count"] > 0 for f in recorded)
+    assert {f["name"] for f in recorded} == {f["name"] for f in data["families"] if f["gpu_count"]}

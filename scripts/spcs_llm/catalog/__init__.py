@@ -218,6 +218,47 @@ def families_for(cloud: str | None = None, region: str | None = None, gpu_only: 
             if (cloud is None or f.cloud == cloud) and (not gpu_only or f.is_gpu) and f.available_in(region)]
 
 
+def same_gpu(live: str, catalog_name: str) -> bool:
+    """Whether SHOW output's GPU name and a catalog GPU key name the same card ("NVIDIA A10G" ~ A10G,
+    "NVIDIA A100" ~ A100-40GB, but A10 is not A10G)."""
+    def norm(text: str) -> str:
+        text = re.sub(r"NVIDIA|\d+\s*GB\b", "", text.upper())
+        return re.sub(r"[^A-Z0-9]", "", text)
+
+    a, b = norm(live), norm(catalog_name)
+    if a == b:
+        return True
+    short, long = sorted((a, b), key=len)
+    return bool(short) and long.startswith(short) and len(long) - len(short) > 1 and not long[len(short)].isdigit()
+
+
+def gpu_for_live(name: str | None, memory_gib: float | None) -> Gpu | None:
+    """The catalog GPU that SHOW COMPUTE POOL INSTANCE FAMILIES names ("NVIDIA A100" with 80 GiB per GPU
+    -> A100-80GB); None when the catalog has no such card."""
+    if not name:
+        return None
+    matches = [g for g in gpus().values() if same_gpu(name, g.name)]
+    if not matches:
+        return None
+    return min(matches, key=lambda g: abs(g.memory_gb - (memory_gib or g.memory_gb)))
+
+
+def with_live_facts(fam: InstanceFamily, live: dict) -> InstanceFamily | None:
+    """A family as the account reports it (GPU model, count, memory, vCPU); None if its GPU is unknown."""
+    from dataclasses import replace
+
+    gpu_name = fam.gpu
+    if live.get("gpu"):
+        card = gpu_for_live(str(live["gpu"]), live.get("gpu_memory_gib"))
+        if card is None:
+            return None
+        gpu_name = card.name
+    return replace(fam, gpu=gpu_name, gpu_count=int(live.get("gpu_count") or fam.gpu_count),
+                   gpu_memory_gib=live.get("gpu_memory_gib") or fam.gpu_memory_gib,
+                   vcpu=live.get("vcpu") or fam.vcpu, memory_gib=live.get("memory_gib") or fam.memory_gib,
+                   notes="live values from SHOW COMPUTE POOL INSTANCE FAMILIES")
+
+
 def family(name: str, cloud: str | None = None) -> InstanceFamily:
     matches = [f for f in instance_families() if f.name == name.upper() and (cloud is None or f.cloud == cloud)]
     if not matches:

@@ -18,48 +18,65 @@ from ..sizing import DEFAULT_GPU_MEMORY_UTILIZATION, KV_CACHE_DTYPES, QUANTIZATI
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--model", required=True,
-                        help="catalog id (spcs-llm models), Hugging Face id, or path to a config.json")
+    parser.add_argument("--model",
+                        help="catalog id (spcs-llm models), Hugging Face id, or path to a config.json "
+                             "(required unless --replan)")
     parser.add_argument("--cloud", choices=CLOUDS, help="your account's cloud (default: all clouds)")
     parser.add_argument("--region", help="region id, e.g. us-west-2 or cn-northwest-1 (drops families not offered)")
     parser.add_argument("--max-model-len", type=int, help="context length to serve (default: the model's maximum)")
-    parser.add_argument("--concurrency", type=int, default=1,
-                        help="full-length requests to serve at once (default 1)")
+    parser.add_argument("--concurrency", type=int, help="full-length requests to serve at once (default 1)")
     parser.add_argument("--quantization", choices=QUANTIZATIONS, help="size a quantized variant")
-    parser.add_argument("--kv-cache-dtype", choices=KV_CACHE_DTYPES, default="auto")
-    parser.add_argument("--gpu-memory-utilization", type=float, default=DEFAULT_GPU_MEMORY_UTILIZATION)
+    parser.add_argument("--kv-cache-dtype", choices=KV_CACHE_DTYPES, help="default auto (the model's dtype)")
+    parser.add_argument("--gpu-memory-utilization", type=float,
+                        help=f"default {DEFAULT_GPU_MEMORY_UTILIZATION}")
     parser.add_argument("--out", default=plan_file.DEFAULT_PLAN_PATH, help="plan file to write (deployment.yaml)")
     parser.add_argument("--force", action="store_true", help="replace an existing plan file")
+    parser.add_argument("--replan", action="store_true",
+                        help="rank again from the plan file (--out): its model and request, changed by any flags "
+                             "given, sized on the account's live GPU families when `spcs-llm pools` recorded them; "
+                             "keeps the Snowflake decisions, resets the hardware choice to unconfirmed")
     parser.add_argument("--no-write", action="store_true", help="print the ranking only")
     parser.add_argument("--all", action="store_true", help="show families that do not fit too (text output)")
 
 
 def run(args) -> StepResult:
-    if args.concurrency < 1:
-        raise SpcsLlmError(f"--concurrency {args.concurrency} must be at least 1")
-    cloud = _cloud(args.cloud, args.region)
-    model = resolve_model(args.model)
-    req = PlanRequest(model=model, cloud=cloud, region=args.region, max_model_len=args.max_model_len,
-                      concurrency=args.concurrency, quantization=args.quantization,
-                      kv_cache_dtype=args.kv_cache_dtype, gpu_memory_utilization=args.gpu_memory_utilization)
+    existing = plan_file.load(args.out) if args.replan else {}
+    asked = plan_file.get(existing, "request") or {}
+    model_ref = args.model or plan_file.get(existing, "model.config_path") or plan_file.get(existing, "model.id")
+    if not model_ref:
+        raise SpcsLlmError("--model is required", hint="or rank an existing plan again with --replan")
+    concurrency = args.concurrency or asked.get("concurrency") or 1
+    if concurrency < 1:
+        raise SpcsLlmError(f"--concurrency {concurrency} must be at least 1")
+    region = args.region or asked.get("region")
+    cloud = _cloud(args.cloud or asked.get("cloud"), region)
+    model = resolve_model(model_ref)
+    req = PlanRequest(model=model, cloud=cloud, region=region,
+                      max_model_len=args.max_model_len or asked.get("max_model_len"), concurrency=concurrency,
+                      quantization=args.quantization or asked.get("quantization"),
+                      kv_cache_dtype=args.kv_cache_dtype or asked.get("kv_cache_dtype") or "auto",
+                      gpu_memory_utilization=(args.gpu_memory_utilization or asked.get("gpu_memory_utilization")
+                                              or DEFAULT_GPU_MEMORY_UTILIZATION),
+                      live_families=tuple(plan_file.get(existing, "snowflake.live_families") or ()))
     candidates = plan(req)
     if not candidates:
-        raise SpcsLlmError(f"no GPU instance family in the catalog for cloud={args.cloud} region={args.region}",
+        raise SpcsLlmError(f"no GPU instance family in the catalog for cloud={cloud} region={region}",
                            hint="drop --region, or check the region id (e.g. us-west-2, cn-northwest-1)")
     best = next((c for c in candidates if c["fits"]), None)
     data = {
         "model": _model_facts(model),
-        "request": {"cloud": cloud, "region": args.region,
-                    "max_model_len": args.max_model_len or model.max_position_embeddings,
-                    "concurrency": args.concurrency, "quantization": args.quantization,
-                    "kv_cache_dtype": args.kv_cache_dtype, "gpu_memory_utilization": args.gpu_memory_utilization},
+        "request": {"cloud": cloud, "region": region,
+                    "max_model_len": req.max_model_len or model.max_position_embeddings,
+                    "concurrency": concurrency, "quantization": req.quantization,
+                    "kv_cache_dtype": req.kv_cache_dtype, "gpu_memory_utilization": req.gpu_memory_utilization},
+        "sized_on": "live" if req.live_families else "catalog",
         "recommendation": best,
         "what_would_fit": [] if best else alternatives(req, candidates),
         "candidates": candidates,
         "plan_path": None,
     }
     if best and not args.no_write:
-        data["plan_path"] = str(_write_plan(args, model, data, best))
+        data["plan_path"] = str(_write_plan(args, data, best, existing))
     text = _text(data, args.all)
     return StepResult(data=data, text=text, prompt="hardware_choice", exit_code=0 if best else EXIT_NEGATIVE)
 
@@ -86,19 +103,24 @@ def _model_facts(model) -> dict:
     }
 
 
-def _write_plan(args, model, data: dict, best: dict):
+def _write_plan(args, data: dict, best: dict, existing: dict):
     from pathlib import Path
 
     path = Path(args.out)
-    if path.exists() and not args.force:
-        raise SpcsLlmError(f"plan file {str(path)!r} already exists",
-                           hint="pass --force to replace it (its decisions are lost), or --out another.yaml")
-    plan = plan_file.new_plan(__version__)
-    changes = {f"model.{k}": v for k, v in data["model"].items() if v is not None}
+    if existing:  # --replan: keep the account decisions, re-open the hardware ones
+        plan = existing
+        changes = {"workers.confirmed": False} if plan.get("workers") else {}
+    else:
+        if path.exists() and not args.force:
+            raise SpcsLlmError(f"plan file {str(path)!r} already exists",
+                               hint="rank it again with --replan, pass --force to replace it (its decisions are "
+                                    "lost), or use --out another.yaml")
+        plan, changes = plan_file.new_plan(__version__), {}
+    changes.update({f"model.{k}": v for k, v in data["model"].items() if v is not None})
     changes.update({f"request.{k}": v for k, v in data["request"].items() if v is not None})
     changes["candidates"] = data["candidates"]
     changes.update(selection_from_candidate(best, confirmed=False))
-    plan_file.update(plan, "plan", changes)
+    plan_file.update(plan, "plan --replan" if existing else "plan", changes)
     return plan_file.save(plan, path)
 
 
@@ -137,7 +159,10 @@ def _text(data: dict, show_all: bool) -> str:
     params = f"{model['params_b']}B" + (f" ({model['active_params_b']}B active)" if model["active_params_b"] else "")
     lines = [f"{model['id']}: {params}, {model['dtype']}, max context {model['max_position_embeddings']}",
              f"serving {req['max_model_len']} tokens x {req['concurrency']} concurrent request(s), "
-             f"gpu_memory_utilization {req['gpu_memory_utilization']}", ""]
+             f"gpu_memory_utilization {req['gpu_memory_utilization']}"]
+    if data["sized_on"] == "live":
+        lines.append("sized on the GPU families your account reports (spcs-llm pools), not the built-in catalog")
+    lines.append("")
     rows = [c for c in data["candidates"] if show_all or c["fits"]]
     lines.append(table(rows, [("rank", "#"), ("instance_family", "family"), ("cloud", "cloud"), ("gpu", "gpu"),
                               ("gpu_count", "gpus"), ("tensor_parallel_size", "tp"), ("replicas_per_node", "replicas"),

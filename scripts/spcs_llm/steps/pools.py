@@ -8,9 +8,8 @@ for (or no offered family fits), 2 bad input, 3 Snowflake or connection error.""
 
 from __future__ import annotations
 
-import re
-
 from .. import plan_file
+from ..catalog import same_gpu
 from ..errors import EXIT_NEGATIVE
 from ..output import StepResult, table
 from ..snowflake import statements
@@ -61,12 +60,21 @@ def run(args) -> StepResult:
         _check_selection(plan, data, {str(f["name"]).upper(): f for f in live_families})
         if live_families and not data["fitting_families"] and candidates:
             data["problems"].append("no GPU family offered to this account fits the plan's model")
-        if data["selection"] and data["selection"].get("live") and not runner.dry_run:
-            plan_file.update(plan, "pools", {"snowflake.live_instance_family": data["selection"]["live"]})
+        changes = {}
+        if data["selection"] and data["selection"].get("live"):
+            changes["snowflake.live_instance_family"] = data["selection"]["live"]
+        gpu_families = [{k: f[k] for k in LIVE_KEYS} for f in families if f["gpu_count"]]
+        if gpu_families:  # `plan --replan` sizes against these instead of the catalog
+            changes["snowflake.live_families"] = gpu_families
+        if changes and not runner.dry_run:
+            plan_file.update(plan, "pools", changes)
             plan_file.save(plan, args.plan)
-            data["plan_updated"] = ["snowflake.live_instance_family"]
+            data["plan_updated"] = sorted(changes)
     exit_code = EXIT_NEGATIVE if data["problems"] else 0
     return StepResult(data=data, text=_text(data), prompt="pool_table", exit_code=exit_code)
+
+
+LIVE_KEYS = ("name", "gpu", "gpu_count", "gpu_memory_gib", "vcpu", "memory_gib")
 
 
 def _catalog(cloud: str | None) -> dict:
@@ -128,20 +136,6 @@ def _disagreements(live: dict, fam) -> list[str]:
         if value and expected and abs(value - expected) > MEMORY_TOLERANCE_GIB:
             out.append(f"{value:g} {label} here, the catalog says {expected:g}")
     return out
-
-
-def same_gpu(live: str, catalog_name: str) -> bool:
-    """Whether SHOW output's GPU name and a catalog GPU key name the same card ("NVIDIA A10G" ~ A10G,
-    "NVIDIA A100" ~ A100-40GB, but A10 is not A10G)."""
-    def norm(text: str) -> str:
-        text = re.sub(r"NVIDIA|\d+\s*GB\b", "", text.upper())
-        return re.sub(r"[^A-Z0-9]", "", text)
-
-    a, b = norm(live), norm(catalog_name)
-    if a == b:
-        return True
-    short, long = sorted((a, b), key=len)
-    return bool(short) and long.startswith(short) and len(long) - len(short) > 1 and not long[len(short)].isdigit()
 
 
 def _pool_row(pool: dict, families: dict, candidates: dict) -> dict:
@@ -249,5 +243,5 @@ def _text(data: dict) -> str:
                   f"({live['gpu_memory_gib']:g} GiB each), {live['vcpu']:g} vCPU, {live['memory_gib']:g} GiB"]
     lines += [f"problem: {p}" for p in data["problems"]]
     if data.get("plan_updated"):
-        lines.append("recorded in the plan: snowflake.live_instance_family")
+        lines.append("recorded in the plan: " + ", ".join(data["plan_updated"]))
     return "\n".join(lines)
