@@ -189,7 +189,7 @@ def _text(data: dict) -> str:
         f"  log:      {data['log_path']}",
     ]
     if data["credits_per_hour"] is not None:
-        lines.append(f"  cost:     about {data['credits_per_hour']:g} credits per hour per running instance")
+        lines.append(f"  cost:     about {data['credits_per_hour']:g} credits per hour per pool node while it runs")
     lines += [f"  warning:  {w}" for w in data["warnings"]]
     if data["mode"] == "started":
         lines += [f"started in the background (pid {data['pid']}); follow it with:"]
