@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (README): lint, the whole offline test suite, the docs build.
-# Uses the project's venv (.venv) when it exists. Live tests in tests/live run only when a
-# Snowflake connection is configured (see tests/live/README.md), and are skipped otherwise.
+# Uses the project's venv (.venv) when it exists. Live tests in tests/live run only when
+# SPCS_LLM_LIVE_CONNECTION names a configured connection (tests/live/conftest.py); else they skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
