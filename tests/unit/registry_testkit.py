@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -108,6 +109,21 @@ _FAKE_MODULES = {
 
             def use_warehouse(self, name):
                 record("use_warehouse", name=name)
+
+            def sql(self, query):
+                record("sql", query=query)
+                return _Result(SCENARIO.get("pools", []))
+
+        class _Row(dict):
+            def as_dict(self):
+                return dict(self)
+
+        class _Result:
+            def __init__(self, rows):
+                self.rows = [_Row(r) for r in rows]
+
+            def collect(self):
+                return self.rows
 
         class _Builder:
             def config(self, key, value):
@@ -214,6 +230,10 @@ def run_rendered(script: Path, fake_root: Path, tmp: Path, scenario: dict, *, ex
     the real Snowflake libraries nor the pack can be imported. Returns (process, calls, result)."""
     calls = tmp / "calls.jsonl"
     calls.unlink(missing_ok=True)
+    if "pools" not in scenario:  # unless a test says otherwise, the pool exists with the planned family
+        family = re.search(r'^INSTANCE_FAMILY = "?(\w+)"?$', script.read_text(), re.M).group(1)
+        pool = re.search(r'^COMPUTE_POOL = "(\w+)"$', script.read_text(), re.M).group(1)
+        scenario = {**scenario, "pools": [{"name": pool, "instance_family": family, "state": "IDLE"}]}
     result_path, log_path = tmp / "result.json", tmp / "deploy.log"
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(fake_root),
            "FAKE_SF_CALLS": str(calls), "FAKE_SF_SCENARIO": json.dumps(scenario)}

@@ -142,3 +142,23 @@ def test_pre_logged_route_uses_the_default_version_and_logs_nothing(tmp_path, fa
     assert {"call": "get_model", "kwargs": {"name": '"TINYLLAMA-1.1B-CHAT-V1.0-20260902"'}} in calls
     assert "default" in _names(calls) and "log_model" not in _names(calls)
     assert result["version"] == "V_DEFAULT"
+
+
+def test_a_missing_pool_is_refused_before_anything_is_created(tmp_path, fake):
+    script, _ = _script(tmp_path)
+    proc, calls, result, _ = run_rendered(script, fake, tmp_path, {"pools": []})
+    assert proc.returncode == 2 and result["phase"] == "pool" and "does not exist" in result["error"]
+    assert not {"Registry", "log_model", "create_service"} & set(_names(calls))
+    assert "create-pool" in result["hint"]
+
+
+def test_a_pool_of_another_family_is_refused(tmp_path, fake):
+    # the plan was sized for GPU_NV_S (one A10G); a pool of another family is not what was sized
+    script, spec = _script(tmp_path)
+    pools = [{"name": spec.compute_pool, "instance_family": "GPU_NV_XS", "state": "IDLE"},
+             {"name": spec.compute_pool + "X", "instance_family": spec.instance_family, "state": "IDLE"}]
+    proc, calls, result, _ = run_rendered(script, fake, tmp_path, {"pools": pools})
+    assert proc.returncode == 2 and f"sized for {spec.instance_family}" in result["error"]
+    assert "create_service" not in _names(calls)
+    query = next(c for c in calls if c["call"] == "sql")["kwargs"]["query"]
+    assert query == f"SHOW COMPUTE POOLS LIKE '{spec.compute_pool}'"

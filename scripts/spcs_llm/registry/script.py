@@ -72,6 +72,7 @@ def render_script(spec: DeploySpec, paths: ScriptPaths) -> str:
         trust_remote_code=spec.trust_remote_code,
         service_fqn=spec.service_fqn,
         compute_pool=spec.compute_pool,
+        instance_family=spec.instance_family,
         ingress_enabled=spec.ingress_enabled,
         min_instances=spec.min_instances,
         max_instances=spec.max_instances,
