@@ -227,7 +227,7 @@ def size(req: SizingRequest) -> Sizing:
                            + ", ".join(KV_CACHE_DTYPES))
     if tp < 1:
         raise SpcsLlmError(f"tensor parallel size {tp} must be at least 1")
-    max_len = req.max_model_len or model.max_position_embeddings
+    max_len = model.max_position_embeddings if req.max_model_len is None else req.max_model_len
     if max_len < 1:
         raise SpcsLlmError(f"max_model_len {max_len} must be at least 1")
     if max_len > model.max_position_embeddings:

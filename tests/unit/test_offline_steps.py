@@ -328,3 +328,10 @@ def test_a_family_the_account_does_not_offer_is_dropped(capsys, workdir):
     code, data = run(capsys, "plan", "--replan", "--json", "--no-write")
     assert code == 0 and [c["instance_family"] for c in data["candidates"]] == ["GPU_NV_M"]
     assert main(["plan", "--replan", "--out", "missing.yaml"]) == 2
+
+
+@pytest.mark.parametrize("flag", [["--concurrency", "0"], ["--gpu-memory-utilization", "0"],
+                                  ["--max-model-len", "0"], ["--gpu-memory-utilization", "1.5"]])
+def test_zero_or_out_of_range_values_are_refused_not_defaulted(capsys, workdir, flag):
+    assert main(["plan", "--model", "Qwen/Qwen2.5-7B-Instruct", "--no-write", *flag]) == 2
+    assert "must be" in capsys.readouterr().err

@@ -45,18 +45,23 @@ def run(args) -> StepResult:
     model_ref = args.model or plan_file.get(existing, "model.config_path") or plan_file.get(existing, "model.id")
     if not model_ref:
         raise SpcsLlmError("--model is required", hint="or rank an existing plan again with --replan")
-    concurrency = args.concurrency or asked.get("concurrency") or 1
+    def pick(flag, key, default=None):
+        """A flag given wins; then the value the plan records (--replan); then the default."""
+        if flag is not None:
+            return flag
+        return default if asked.get(key) is None else asked[key]
+
+    concurrency = pick(args.concurrency, "concurrency", 1)
     if concurrency < 1:
         raise SpcsLlmError(f"--concurrency {concurrency} must be at least 1")
-    region = args.region or asked.get("region")
-    cloud = _cloud(args.cloud or asked.get("cloud"), region)
+    region = pick(args.region, "region")
+    cloud = _cloud(pick(args.cloud, "cloud"), region)
     model = resolve_model(model_ref)
-    req = PlanRequest(model=model, cloud=cloud, region=region,
-                      max_model_len=args.max_model_len or asked.get("max_model_len"), concurrency=concurrency,
-                      quantization=args.quantization or asked.get("quantization"),
-                      kv_cache_dtype=args.kv_cache_dtype or asked.get("kv_cache_dtype") or "auto",
-                      gpu_memory_utilization=(args.gpu_memory_utilization or asked.get("gpu_memory_utilization")
-                                              or DEFAULT_GPU_MEMORY_UTILIZATION),
+    req = PlanRequest(model=model, cloud=cloud, region=region, max_model_len=pick(args.max_model_len, "max_model_len"),
+                      concurrency=concurrency, quantization=pick(args.quantization, "quantization"),
+                      kv_cache_dtype=pick(args.kv_cache_dtype, "kv_cache_dtype", "auto"),
+                      gpu_memory_utilization=pick(args.gpu_memory_utilization, "gpu_memory_utilization",
+                                                  DEFAULT_GPU_MEMORY_UTILIZATION),
                       live_families=tuple(plan_file.get(existing, "snowflake.live_families") or ()))
     candidates = plan(req)
     if not candidates:
