@@ -249,6 +249,9 @@ def size(req: SizingRequest) -> Sizing:
         valid, quantization = False, req.quantization or model.checkpoint_quantization
         blockers.append(reasons.pop())
 
+    for name, value in (("max_num_batched_tokens", req.max_num_batched_tokens), ("max_num_seqs", req.max_num_seqs)):
+        if value is not None and value < 1:
+            raise SpcsLlmError(f"{name} {value} must be at least 1")
     batched, seqs = batch_defaults(gpu)
     batched = req.max_num_batched_tokens or batched
     seqs = req.max_num_seqs or seqs

@@ -300,3 +300,8 @@ def test_awq_checkpoint_counts_its_group_scales():
     assert result.weight_bytes == pytest.approx(linear * (4 + 20 / 128) / 8 + model.embedding_params_b * 1e9 * 2,
                                                 rel=1e-6)
     assert result.valid and result.fits and result.dtype == "float16"
+
+
+def test_scheduler_overrides_must_be_positive():
+    with pytest.raises(SpcsLlmError, match="max_num_seqs 0"):
+        size(SizingRequest(spec(QWEN25_7B), gpu("A10G"), max_model_len=4096, max_num_seqs=0))
