@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .. import plan_file
 from ..errors import SpcsLlmError
-from ..render.identifiers import identifier, qualified_name, service_name
+from ..render.identifiers import identifier, name_as_written, qualified_name, service_name
 from .engine_args import build_engine_args
 
 SOURCES = ("remote", "snapshot", "pre-logged")
@@ -29,7 +29,6 @@ TASK = "text-generation"
 VLLM_DEFAULT_GPU_MEMORY_UTILIZATION = 0.9
 FORBIDDEN_ROLE = "ACCOUNTADMIN"
 
-_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 _PRE_LOGGED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.$-]{0,254}$")
 _HF_TOKEN = re.compile(r"^hf_[A-Za-z0-9]{20,}$")
 _HF_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
@@ -143,7 +142,7 @@ def pre_logged_name(value: str, what: str = "--pre-logged") -> str:
             hint="use the name exactly as SHOW MODELS IN SNOWFLAKE.MODELS lists it "
             "(letters, digits, '_', '-', '.'; no quotes)",
         )
-    return text.upper() if _PLAIN.match(text) else f'"{text}"'
+    return name_as_written(text)
 
 
 def hf_secret_name(value: str, database: str, schema: str) -> str:

@@ -33,6 +33,14 @@ def identifier(name: object, what: str = "identifier") -> str:
     return name.upper()
 
 
+def name_as_written(name: str) -> str:
+    """A name Snowflake created for us (e.g. a SNOWFLAKE.MODELS model with '-' or '.'): plain names
+    upper-cased, any other name double-quoted (embedded quotes doubled) so it is used verbatim."""
+    if _UNQUOTED.match(name) and len(name) <= MAX_IDENTIFIER_LENGTH:
+        return name.upper()
+    return '"' + name.replace('"', '""') + '"'
+
+
 def qualified_name(name: object, what: str = "object name", parts: tuple[int, ...] = (1, 2, 3)) -> str:
     """Validate NAME, SCHEMA.NAME or DB.SCHEMA.NAME (each part a plain identifier)."""
     if not isinstance(name, str) or not name:
