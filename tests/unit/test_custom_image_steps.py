@@ -253,3 +253,13 @@ def test_dockerfile_and_context_agree_with_the_pack():
     assert ignore[ignore.index("*"):][:3] == ["*", "!scripts/spcs_llm", "!model_image/entrypoint.py"]
     for copied in ("scripts/spcs_llm", "model_image/entrypoint.py"):
         assert (docker.DOCKERFILE.parents[1] / copied).exists()
+
+
+def test_every_image_pull_follows_base_registry():
+    """A `# syntax=` directive makes BuildKit pull a frontend image from docker.io whatever
+    --base-registry says (it hangs in mainland China); every FROM must go through BASE_REGISTRY."""
+    lines = docker.DOCKERFILE.read_text().splitlines()
+    directives = [line for line in lines if line.replace(" ", "").lower().startswith("#syntax=")]
+    assert directives == []
+    froms = [line for line in lines if line.upper().startswith("FROM ")]
+    assert froms and all("${BASE_REGISTRY}/" in line for line in froms)
