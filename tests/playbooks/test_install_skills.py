@@ -56,7 +56,7 @@ def test_installs_where_each_assistant_looks(home, capsys, agent, scope, expecte
 def test_installed_tree_passes_the_official_validator(home, capsys):
     from skills_ref.validator import validate
 
-    run_json(capsys, "--agent", "claude")
+    run_json(capsys, "--agent", "claude", "--scope", "project")
     dest = home.parent / "project/.claude/skills/spcs-llm"
     folders = [p.parent for p in dest.rglob("SKILL.md")]
     assert len(folders) >= 3
@@ -98,7 +98,7 @@ def test_reinstall_repairs_edits_and_removes_stale_files(home, capsys):
 
 
 def test_dry_run_changes_nothing_and_lists_actions(home, capsys):
-    code = main(["install-skills", "--agent", "cursor", "--dry-run"])
+    code = main(["install-skills", "--agent", "cursor", "--scope", "project", "--dry-run"])
     out = capsys.readouterr().out
     assert code == 0
     assert not (home.parent / "project/.cursor").exists()
@@ -135,12 +135,12 @@ def test_refuses_to_overwrite_a_folder_it_did_not_install(home, capsys):
     foreign = home.parent / "project/.claude/skills/spcs-llm"
     foreign.mkdir(parents=True)
     (foreign / "SKILL.md").write_text("someone else's skill")
-    code = main(["install-skills", "--agent", "claude"])
+    code = main(["install-skills", "--agent", "claude", "--scope", "project"])
     err = capsys.readouterr().err
     assert code == 2
     assert "was not installed by spcs-llm" in err and str(foreign) in err
     assert (foreign / "SKILL.md").read_text() == "someone else's skill"
-    code = main(["install-skills", "--agent", "claude", "--uninstall"])
+    code = main(["install-skills", "--agent", "claude", "--scope", "project", "--uninstall"])
     assert code == 2 and (foreign / "SKILL.md").exists()
 
 
@@ -178,6 +178,22 @@ def test_thin_script_runs_the_step(home):
     import sys
 
     proc = subprocess.run([sys.executable, str(step.PACK_ROOT / "scripts/install_skills.py"), "--agent", "cortex",
-                           "--dry-run", "--json"], capture_output=True, text=True, check=False)
+                           "--scope", "project", "--dry-run", "--json"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["destination"].endswith(".cortex/skills/spcs-llm")
+
+
+def test_default_scope_is_user_so_every_project_sees_it(home, capsys):
+    code, data = run_json(capsys, "--agent", "claude", "--dry-run")
+    assert code == 0 and data["scope"] == "user"
+    assert data["destination"] == str(home / ".claude/skills/spcs-llm")
+
+
+def test_project_scope_from_the_pack_checkout_is_refused(home, capsys, monkeypatch):
+    """A newcomer following the README runs it inside the checkout, where no assistant looks."""
+    monkeypatch.chdir(step.PACK_ROOT)
+    code = main(["install-skills", "--agent", "claude", "--scope", "project"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "checkout itself" in err and "--scope user" in err
+    assert not (step.PACK_ROOT / ".claude").exists()

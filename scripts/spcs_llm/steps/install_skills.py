@@ -10,8 +10,8 @@ a project-scope install is often committed, where a link into one person's check
 for everyone else. The manifest also records the pack's location and the command that runs the
 steps, for an assistant whose PATH lacks `spcs-llm`.
 
-Where each assistant looks (project scope under the current directory; user scope under your
-home): claude .claude/skills or ~/.claude/skills (Cortex Code reads these too); cortex
+Where each assistant looks (user scope, the default, under your home: every project sees it;
+project scope under the current directory, which must be your project, not this pack's checkout): claude .claude/skills or ~/.claude/skills (Cortex Code reads these too); cortex
 .cortex/skills or ~/.snowflake/cortex/skills; codex .agents/skills or ~/.agents/skills; cursor
 .cursor/skills or ~/.cursor/skills.
 """
@@ -58,8 +58,9 @@ _SKIP_NAMES = {"__pycache__", ".DS_Store"}
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--agent", required=True, choices=sorted(AGENT_DIRS),
                         help="the assistant to install for")
-    parser.add_argument("--scope", choices=["project", "user"], default="project",
-                        help="project: under the current directory (default); user: under your home")
+    parser.add_argument("--scope", choices=["project", "user"], default="user",
+                        help="user (default): under your home, seen from every project; project: under the "
+                             "current directory (run it from your project, not from the pack checkout)")
     parser.add_argument("--target", metavar="DIR",
                         help="install into DIR/spcs-llm instead of the agent's skills directory")
     parser.add_argument("--uninstall", action="store_true",
@@ -76,7 +77,15 @@ def skills_dir(agent: str, scope: str, target: str | None = None, cwd: Path | No
     relative = AGENT_DIRS[agent][scope]
     if scope == "user":
         return Path(os.path.expanduser(relative)).resolve()
-    return ((cwd or Path.cwd()) / relative).resolve()
+    project = (cwd or Path.cwd()).resolve()
+    if _inside(PACK_ROOT.resolve(), project):
+        # A newcomer following the README runs this from the pack checkout, where their
+        # assistant never looks: the install would be invisible.
+        raise SpcsLlmError(
+            f"--scope project installs under the current directory, {project}, which is the spcs-llm "
+            "checkout itself, not your project",
+            hint="run it from your project's directory, or use --scope user (seen from every project)")
+    return (project / relative).resolve()
 
 
 def source_files(source: Path = SOURCE_DIR) -> dict[str, bytes]:
