@@ -40,7 +40,8 @@ def _top_help() -> str:
     width = max(len(name) for name in STEPS)
     lines = [f"  {name.ljust(width)}  {summary}" for name, (_, summary) in STEPS.items()]
     return (
-        "usage: spcs-llm <step> [options]   (spcs-llm <step> --help for a step's options)\n\n"
+        "usage: spcs-llm <step> [options]   (spcs-llm <step> --help for a step's options)\n"
+        "       spcs-llm --version           (print the pack's version)\n\n"
         "steps:\n" + "\n".join(lines) + "\n\n"
         "exit codes: 0 ok, 1 the step's answer is no (nothing fits, checks failed),\n"
         "            2 bad input, 3 environment (Snowflake, network, missing tool)\n"

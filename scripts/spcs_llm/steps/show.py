@@ -28,7 +28,8 @@ DONE = {
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--plan", default=plan_file.DEFAULT_PLAN_PATH)
+    parser.add_argument("--plan", default=plan_file.DEFAULT_PLAN_PATH,
+                        help=f"the plan file (default {plan_file.DEFAULT_PLAN_PATH})")
 
 
 def run(args) -> StepResult:

@@ -27,11 +27,15 @@ def add_arguments(parser) -> None:
                         help="total GPU memory as PyTorch reports it, for a GPU outside the catalog (with --gpu "
                              "as the closest catalog GPU for capabilities, default A100-80GB)")
     parser.add_argument("--tp", type=int, default=1, help="tensor parallel size (default 1)")
-    parser.add_argument("--gpu-memory-utilization", type=float, default=DEFAULT_GPU_MEMORY_UTILIZATION)
+    parser.add_argument("--gpu-memory-utilization", type=float, default=DEFAULT_GPU_MEMORY_UTILIZATION,
+                        help=f"vLLM's share of GPU memory, 0-1 (default {DEFAULT_GPU_MEMORY_UTILIZATION})")
     parser.add_argument("--max-model-len", type=int, help="default: the model's max_position_embeddings")
-    parser.add_argument("--dtype", default="auto", choices=["auto", "float16", "half", "bfloat16", "float32"])
-    parser.add_argument("--quantization", choices=QUANTIZATIONS)
-    parser.add_argument("--kv-cache-dtype", default="auto", choices=KV_CACHE_DTYPES)
+    parser.add_argument("--dtype", default="auto", choices=["auto", "float16", "half", "bfloat16", "float32"],
+                        help="weight/activation dtype as vLLM's --dtype (default auto: the model's, float16 on T4)")
+    parser.add_argument("--quantization", choices=QUANTIZATIONS,
+                        help="weight quantization (default: the checkpoint's own quantization_config)")
+    parser.add_argument("--kv-cache-dtype", default="auto", choices=KV_CACHE_DTYPES,
+                        help="KV cache dtype as vLLM's --kv-cache-dtype (default auto: the model dtype)")
     parser.add_argument("--max-num-batched-tokens", type=int, help="default: vLLM's default for this GPU")
     parser.add_argument("--max-num-seqs", type=int, help="default: vLLM's default for this GPU")
     parser.add_argument("--enforce-eager", action="store_true", help="no CUDA graphs (saves their memory)")

@@ -35,11 +35,13 @@ def add_arguments(parser) -> None:
                         help="inference server: vllm (default) or the Model Registry's python server")
     parser.add_argument("--family", help="python server on a CPU pool: the CPU instance family, e.g. CPU_X64_M")
     parser.add_argument("--num-workers", type=int, help="workers per instance (see --help text above)")
-    parser.add_argument("--min-instances", type=int, default=1)
+    parser.add_argument("--min-instances", type=int, default=1,
+                        help="instances kept running even when idle (default 1)")
     parser.add_argument("--max-instances", type=int,
                         help="default: enough replicas for the plan's --concurrency (at least --min-instances)")
     parser.add_argument("--confirm", action="store_true", help="record this answer in the plan")
-    parser.add_argument("--plan", default=plan_file.DEFAULT_PLAN_PATH)
+    parser.add_argument("--plan", default=plan_file.DEFAULT_PLAN_PATH,
+                        help=f"the plan file (default {plan_file.DEFAULT_PLAN_PATH})")
 
 
 def run(args) -> StepResult:
