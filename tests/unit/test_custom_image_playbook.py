@@ -50,7 +50,7 @@ def test_bash_blocks_run_from_a_confirmed_plan(tmp_path):
         assert result.ok, f"{pb.path}:{block.line}: {result.failed and result.failed.text}\n{result.output[-3000:]}"
     plan = plan_file.load(work / "deployment.yaml")
     assert plan["custom_image"]["hf_secret"] == "LLM_DB.SERVING.HF_TOKEN"
-    assert plan["custom_image"]["consumer_roles"] == ["ANALYST"]
+    assert "consumer_roles" not in plan["custom_image"]  # `--consumer-role ANALYST ... --dry-run` records nothing
     assert (work / "custom-image" / "05_service.sql").exists()
     assert plan["snowflake"]["service_name"] == "NEW_SVC"  # service-check found the name free
     steps = [entry["step"] for entry in plan["history"]]

@@ -88,6 +88,16 @@ def test_dry_run_prints_the_part_and_connects_to_nothing(capsys, plan_path):
     assert err.count("-- dry run, not executed:") == 2
 
 
+def test_dry_run_with_a_choice_changes_neither_plan_nor_files(capsys, plan_path):
+    before = plan_path.read_bytes()
+    code, data, err = run(capsys, "render-custom", "--plan", str(plan_path), "--consumer-role", "ANALYST",
+                          "--part", "function", "--dry-run", "--json")
+    assert code == 0
+    assert any("ANALYST" in sql for sql in data["statements"])  # the choice is shown...
+    assert plan_path.read_bytes() == before  # ...but not recorded
+    assert not (plan_path.parent / "custom-image").exists()
+
+
 def test_costly_parts_are_refused_without_yes(capsys, plan_path, tmp_path, monkeypatch):
     monkeypatch.setenv("SPCS_LLM_REPLAY_DIR", str(tmp_path / "replay"))
     code, _, err = run(capsys, "render-custom", "--plan", str(plan_path), "--part", "service", "--execute")

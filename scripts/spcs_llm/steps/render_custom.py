@@ -39,7 +39,9 @@ def add_arguments(parser) -> None:
     target.add_argument("--schema", help="schema of the service and its objects")
     target.add_argument("--compute-pool", metavar="NAME", help="the GPU compute pool the service runs on")
     choices = parser.add_argument_group("choices recorded in the plan (custom_image.*)")
-    choices.add_argument("--service-name", help="service name (default: LLM_<model name>)")
+    choices.add_argument("--name", "--service-name", dest="service_name", metavar="SERVICE",
+                         help="service name, as --name in the other steps (default: LLM_<model name>; "
+                              "--service-name is the old spelling)")
     choices.add_argument("--weight-sources", metavar="LIST",
                          help=f"comma list in order of preference from: {', '.join(sources.SOURCE_NAMES)} "
                          "(default: huggingface; in China hf-mirror,modelscope)")
@@ -121,18 +123,20 @@ def run(args) -> StepResult:
     d = settings.resolve(plan)
     files = render.render_all(d)
     out = Path(args.out) if args.out else Path(args.plan).resolve().parent / DEFAULT_OUT
-    for name, text in files.items():
-        write_atomic(out / name, text)
+    if not args.dry_run:  # a dry run shows what would run; it writes neither files nor the plan
+        for name, text in files.items():
+            write_atomic(out / name, text)
     recorded = {**changes, **d.plan_fields(), "custom_image.rendered_dir": str(out)}
     data = _data(d, plan, out, files)
-    data.update(plan_path=args.plan, part=None, executed=False, statements=[], rows=[])
+    data.update(plan_path=args.plan, part=None, executed=False, statements=[], rows=[], dry_run=bool(args.dry_run))
     if args.part:
         data["part"] = args.part
         data.update(_run_part(args, d, files))
         if args.part == "service" and args.execute and not args.dry_run:
             recorded["snowflake.service_name"] = d.service_name
-    plan_file.update(plan, "render-custom", recorded)
-    plan_file.save(plan, args.plan)
+    if not args.dry_run:
+        plan_file.update(plan, "render-custom", recorded)
+        plan_file.save(plan, args.plan)
     return StepResult(data=data, text=_text(data), prompt="deployment_summary_custom")
 
 
@@ -200,7 +204,8 @@ def _text(data: dict) -> str:
         {"what": "function", "value": f"{data['function']} MAX_BATCH_ROWS={data['max_batch_rows']} "
                                       f"(proxy concurrency {data['proxy_concurrency']})"},
     ]
-    lines = [f"{row['what']:<10} {row['value']}" for row in rows] + [f"files written to {data['out_dir']}/"]
+    written = "would write files to" if data.get("dry_run") else "files written to"
+    lines = [f"{row['what']:<10} {row['value']}" for row in rows] + [f"{written} {data['out_dir']}/"]
     lines += [f"  - {name}" for name in data["files"]]
     lines += [f"note: {note}" for note in data["notes"]]
     if data.get("part"):
