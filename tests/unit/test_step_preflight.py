@@ -169,3 +169,12 @@ def test_session_namespace_does_not_override_the_plans(offline, monkeypatch, cap
     run_step(capsys, "preflight")
     saved = plan_file.load(plan)["snowflake"]
     assert (saved["database"], saved["schema"]) == ("LLM_DB", "OTHER")
+
+
+@pytest.mark.parametrize("flag", ["--database", "--schema", "--compute-pool", "--grant-to"])
+def test_a_bad_name_is_refused_before_any_statement(offline, monkeypatch, capsys, flag):
+    use_scenarios(monkeypatch, offline, "aws_ready")
+    code, _, err = run_step(capsys, "preflight", "--dry-run", flag, "x;DROP")
+    assert code == 2
+    assert f"{flag} 'x;DROP' is not a plain Snowflake identifier" in err
+    assert "dry run, not executed" not in err and "SELECT" not in err

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from .. import plan_file
 from ..errors import EXIT_NEGATIVE, one_of
 from ..output import StepResult, table
+from ..render import identifiers
 from ..snowflake import statements
 from ..snowflake.access import SqlError, SqlRunner
 from ..snowflake.args import add_snowflake_arguments
@@ -61,7 +62,16 @@ def add_arguments(parser) -> None:
                         f"{DEFAULT_DEPLOY_ROLE} when the current role is ACCOUNTADMIN)")
 
 
+def _validate_names(args) -> None:
+    """Refuse a bad name before any statement is printed or run (it would end up in the fixes)."""
+    for flag, value in (("--database", args.database), ("--schema", args.schema),
+                        ("--compute-pool", args.compute_pool), ("--grant-to", args.grant_to)):
+        if value is not None:
+            identifiers.identifier(value, flag)
+
+
 def run(args) -> StepResult:
+    _validate_names(args)
     plan = load_plan_optional(args.plan)
     path = args.path or plan_file.get(plan or {}, "engine_path") or plan_file.get(plan or {}, "workers.engine_path") \
         or "registry"
