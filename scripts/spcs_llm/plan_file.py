@@ -113,10 +113,15 @@ FIELDS: dict[str, tuple[type, ...]] = {
     "custom_image.cache_job_pool": _STR, "custom_image.cache_job_family": _STR, "custom_image.cache_job_name": _STR,
     "custom_image.shm_gib": _INT, "custom_image.memory_gib": _INT, "custom_image.log_level": _STR,
     "custom_image.public_endpoint": _BOOL, "custom_image.consumer_roles": _LIST, "custom_image.rendered_dir": _STR,
+    # KV caches vLLM logged at start-up, one mapping per configuration (observed.py): sizing uses them as truth
+    "observed.kv_cache": _LIST,
     # an append-only log of what each step decided
     "history": _LIST,
 }
 REQUIRED = ("version", "model.id")
+# Fields recorded on disk in the middle of a step (the connection the first live statement
+# succeeded with): a step that loaded the plan before and saves it after keeps them.
+_PINNED: dict[str, dict[str, object]] = {}
 _SECTIONS = {key.split(".")[0] for key in FIELDS if "." in key}
 
 
@@ -237,10 +242,25 @@ def load(path: str | os.PathLike = DEFAULT_PLAN_PATH) -> dict:
     return data
 
 
+def pin(path: str | os.PathLike, step: str, changes: dict[str, object]) -> dict:
+    """Record fields in the plan file now, and in every later save of that file by this process."""
+    plan = load(path)
+    update(plan, step, changes)
+    _PINNED.setdefault(str(Path(path).resolve()), {}).update(changes)
+    save(plan, path)
+    return plan
+
+
 def save(plan: dict, path: str | os.PathLike = DEFAULT_PLAN_PATH) -> Path:
     """Validate, then write atomically (temp file + rename)."""
     import yaml
 
+    for dotted, value in _PINNED.get(str(Path(path).resolve()), {}).items():
+        node = plan
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
     errors = validate(plan)
     if errors:
         raise SpcsLlmError("internal: refusing to write an invalid plan:\n  - " + "\n  - ".join(errors),

@@ -32,6 +32,8 @@ class PlanRequest:
     # GPU families the account reports (SHOW COMPUTE POOL INSTANCE FAMILIES, recorded by `pools`):
     # when given they replace the catalog's facts, and families the account does not offer are dropped
     live_families: tuple[dict, ...] = ()
+    # KV caches vLLM logged for this plan (plan file observed.kv_cache): truth for their configuration
+    observations: tuple[dict, ...] = ()
 
 
 def tp_options(model: ModelSpec, gpu_count: int) -> list[int]:
@@ -43,7 +45,7 @@ def _size(req: PlanRequest, family: InstanceFamily, tp: int) -> Sizing:
     return size(SizingRequest(
         model=req.model, gpu=catalog.gpu(family.gpu), tensor_parallel_size=tp,
         gpu_memory_utilization=req.gpu_memory_utilization, max_model_len=req.max_model_len,
-        quantization=req.quantization, kv_cache_dtype=req.kv_cache_dtype,
+        quantization=req.quantization, kv_cache_dtype=req.kv_cache_dtype, observations=req.observations,
     ))
 
 
@@ -113,7 +115,7 @@ def _option(s: Sizing) -> dict:
             "max_concurrency": round(s.max_concurrency, 2), "kv_cache_tokens": s.kv_cache_tokens,
             "weights_gib_per_gpu": round(s.weights_gib_per_gpu, 2), "max_model_len": s.max_model_len,
             "max_model_len_that_fits": s.max_model_len_that_fits, "vllm_args": s.vllm_args,
-            "reasons": s.reasons, "suggestions": s.suggestions}
+            "reasons": s.reasons, "suggestions": s.suggestions, "kv_source": s.kv_source}
 
 
 def _reason(req: PlanRequest, family: InstanceFamily, pick: Sizing, options: list[Sizing], replicas: int,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from . import observed
 from .catalog import Gpu
 from .errors import SpcsLlmError
 from .models import SLIDING, ModelSpec
@@ -67,6 +68,9 @@ class SizingRequest:
     max_num_batched_tokens: int | None = None
     max_num_seqs: int | None = None
     enforce_eager: bool = False
+    # KV caches vLLM logged for configurations of this plan (observed.py): the one matching this
+    # model, GPU, TP, utilization and quantization replaces the estimated KV budget
+    observations: tuple[dict, ...] = ()
 
 
 @dataclass
@@ -101,6 +105,7 @@ class Sizing:
     reasons: list[str] = field(default_factory=list)  # everything worth saying, verdict last
     blockers: list[str] = field(default_factory=list)  # why it is invalid or does not fit (empty: fits)
     suggestions: list[str] = field(default_factory=list)
+    kv_source: str = "estimate"  # or "observed: <where the logged number came from>"
 
     def as_dict(self) -> dict:
         out = asdict(self)
@@ -266,6 +271,14 @@ def size(req: SizingRequest) -> Sizing:
     kv_budget = budget - weights - act - non_torch - graphs
 
     kv_element = 1 if req.kv_cache_dtype == "fp8" else DTYPE_BYTES[dtype]
+    kv_source = "estimate"
+    seen = observed.find(req.observations, model_id=model.id, gpu=gpu.name, tensor_parallel_size=tp,
+                         gpu_memory_utilization=req.gpu_memory_utilization, quantization=quantization)
+    if seen:
+        kv_budget = observed_kv_gib(model, tp, seen, dtype)
+        kv_source = f"observed: {seen.get('source') or 'recorded'}"
+        reasons.append(f"KV cache from the {seen['kv_cache_tokens']:,} tokens vLLM logged for this configuration "
+                       f"({seen.get('source') or 'recorded'}), not the estimate")
     kv = kv_layout(model, tp, kv_element, kv_budget, max_len, batched)
     fits = valid and kv.fits
     kv_tokens, concurrency, max_fit = kv.tokens, kv.max_concurrency, kv.max_model_len_that_fits
@@ -277,7 +290,9 @@ def size(req: SizingRequest) -> Sizing:
             blockers.append(f"online fp8 quantization loads the {dtype} weights first ({load_peak:.1f} GiB per GPU), "
                            f"more than the {budget:.1f} GiB budget: use a pre-quantized FP8 checkpoint")
 
-    if kv_budget <= 0:
+    if kv_budget <= 0 and seen:
+        blockers.append("the observed vLLM log reports no KV cache for this configuration")
+    elif kv_budget <= 0:
         blockers.append(f"no memory left for the KV cache: weights {weights:.1f} + activations {act:.1f} + "
                        f"non-torch {non_torch:.1f} + CUDA graphs {graphs:.1f} GiB exceed the "
                        f"{budget:.1f} GiB budget ({req.gpu_memory_utilization} x {gpu.torch_total_gib} GiB)")
@@ -302,8 +317,18 @@ def size(req: SizingRequest) -> Sizing:
         kv_cache_gib_per_gpu=kv.gib, kv_bytes_per_token=kv.bytes_per_token,
         kv_cache_blocks=kv.blocks, kv_cache_tokens=kv_tokens, max_concurrency=concurrency, fits=fits, valid=valid,
         max_model_len_that_fits=max_fit, weight_bytes=weights_total, active_weight_bytes=active_total,
-        vllm_args=args, reasons=reasons + blockers, blockers=blockers, suggestions=suggestions,
+        vllm_args=args, reasons=reasons + blockers, blockers=blockers, suggestions=suggestions, kv_source=kv_source,
     )
+
+
+def observed_kv_gib(model: ModelSpec, tp: int, seen: dict, dtype: str) -> float:
+    """The KV memory behind a logged token count (vLLM: tokens = blocks // KV groups x block size),
+    in the cache dtype it was logged with; one byte more so the block count floors back exactly."""
+    element = 1 if seen.get("kv_cache_dtype") == "fp8" else DTYPE_BYTES[dtype]
+    group_size, groups = _kv_groups(model)
+    page = kv_bytes_per_token_per_layer(model, tp, element) * BLOCK_SIZE * group_size
+    blocks = int(seen["kv_cache_tokens"]) / BLOCK_SIZE * len(groups)
+    return (blocks * page + 1) / GIB
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ confirms one with `spcs-llm select`.
 
 from __future__ import annotations
 
-from .. import __version__, plan_file
+from .. import __version__, observed, plan_file
 from ..catalog import CLOUDS
 from ..errors import EXIT_NEGATIVE, SpcsLlmError
 from ..models import resolve_model
@@ -35,12 +35,20 @@ def add_arguments(parser) -> None:
                         help="rank again from the plan file (--out): its model and request, changed by any flags "
                              "given, sized on the account's live GPU families when `spcs-llm pools` recorded them; "
                              "keeps the Snowflake decisions, resets the hardware choice to unconfirmed")
+    parser.add_argument("--observed-kv-tokens", type=int, metavar="N",
+                        help="with --replan: the KV cache tokens the deployed vLLM logged ('GPU KV cache size: N "
+                             "tokens'); recorded for the plan's selected model, GPU, TP and utilization, and used "
+                             "instead of the estimate for that configuration from now on")
+    parser.add_argument("--observed-log", metavar="FILE",
+                        help="with --replan: a saved vLLM log (or one pasted line) to read the KV cache tokens from, "
+                             "as --observed-kv-tokens")
     parser.add_argument("--no-write", action="store_true", help="print the ranking only")
     parser.add_argument("--all", action="store_true", help="show families that do not fit too (text output)")
 
 
 def run(args) -> StepResult:
     existing = plan_file.load(args.out) if args.replan else {}
+    observed_now = _observation(args, existing)
     asked = plan_file.get(existing, "request") or {}
     model_ref = args.model or plan_file.get(existing, "model.config_path") or plan_file.get(existing, "model.id")
     if not model_ref:
@@ -62,7 +70,8 @@ def run(args) -> StepResult:
                       kv_cache_dtype=pick(args.kv_cache_dtype, "kv_cache_dtype", "auto"),
                       gpu_memory_utilization=pick(args.gpu_memory_utilization, "gpu_memory_utilization",
                                                   DEFAULT_GPU_MEMORY_UTILIZATION),
-                      live_families=tuple(plan_file.get(existing, "snowflake.live_families") or ()))
+                      live_families=tuple(plan_file.get(existing, "snowflake.live_families") or ()),
+                      observations=tuple(plan_file.get(existing, observed.PLAN_FIELD) or ()))
     candidates = plan(req)
     if not candidates:
         raise SpcsLlmError(f"no GPU instance family in the catalog for cloud={cloud} region={region}",
@@ -80,10 +89,49 @@ def run(args) -> StepResult:
         "candidates": candidates,
         "plan_path": None,
     }
+    data["observed"] = observed_now
     if best and not args.no_write:
         data["plan_path"] = str(_write_plan(args, data, best, existing))
+    elif observed_now and not args.no_write:  # nothing fits any more: the measurement is still kept
+        data["plan_path"] = str(plan_file.save(existing, args.out))
     text = _text(data, args.all)
     return StepResult(data=data, text=text, prompt="hardware_choice", exit_code=0 if best else EXIT_NEGATIVE)
+
+
+def _observation(args, existing: dict) -> dict | None:
+    """Record --observed-kv-tokens / --observed-log in the plan (before ranking, so it is used)."""
+    if args.observed_kv_tokens is None and args.observed_log is None:
+        return None
+    if not args.replan:
+        raise SpcsLlmError("--observed-kv-tokens and --observed-log need --replan",
+                           hint="the measurement belongs to the configuration the plan file (--out) selected")
+    if args.observed_kv_tokens is not None and args.observed_log is not None:
+        raise SpcsLlmError("give --observed-kv-tokens or --observed-log, not both")
+    version = None
+    if args.observed_log is not None:
+        text = _read_log(args.observed_log)
+        tokens, version = observed.kv_tokens_from_log(text), observed.vllm_version_from_log(text)
+        if tokens is None:
+            raise SpcsLlmError(f"--observed-log {args.observed_log!r} has no vLLM KV cache line",
+                               hint="expected 'GPU KV cache size: N tokens', '# GPU blocks: N' or '... maximum "
+                                    "number of tokens that can be stored in KV cache (N)'")
+        source = f"vLLM log {args.observed_log}"
+    else:
+        tokens, source = args.observed_kv_tokens, "--observed-kv-tokens"
+    if tokens < 1:
+        raise SpcsLlmError(f"--observed-kv-tokens {tokens} must be at least 1")
+    observed.record_observed_kv(existing, tokens, source=source, vllm_version=version)
+    return plan_file.get(existing, observed.PLAN_FIELD)[-1]
+
+
+def _read_log(path: str) -> str:
+    from pathlib import Path
+
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError as err:
+        raise SpcsLlmError(f"--observed-log {path!r} cannot be read: {err.strerror}",
+                           hint="save the service log (SYSTEM$GET_SERVICE_LOGS) to a file first") from None
 
 
 def _cloud(cloud: str | None, region: str | None) -> str | None:
