@@ -49,6 +49,15 @@ DOCS: dict[str, DocColumns] = {
         ("created_on", "privilege", "granted_on", "name", "granted_to", "grantee_name", "grant_option",
          "granted_by"),
     ),
+    # SHOW GRANTS OF ROLE / OF SERVICE ROLE: the doc lists no table; these are the columns of its
+    # "SHOW GRANTS OF ROLE analyst" example output.
+    "show-grants-of-role": DocColumns(
+        _SQL + "show-grants", ("created_on", "role", "granted_to", "grantee_name", "granted_by")),
+    "show-user-programmatic-access-tokens": DocColumns(
+        _SQL + "show-user-programmatic-access-tokens",
+        ("name", "user_name", "role_restriction", "expires_at", "status", "comment", "created_on", "created_by",
+         "mins_to_bypass_required_network_policy"),
+    ),
     "show-parameters": DocColumns(
         _SQL + "show-parameters", ("key", "value", "default", "level", "description"), tolerated=("type",)),
     "show-compute-pools": DocColumns(_SQL + "show-compute-pools", _POOL_COLUMNS),
@@ -83,6 +92,26 @@ DOCS: dict[str, DocColumns] = {
     ),
     "show-images-in-image-repository": DocColumns(
         _SQL + "show-images-in-image-repository", ("created_on", "image_name", "tags", "digest", "image_path")),
+    # Observability (debug steps). SYSTEM$GET_SERVICE_LOGS returns one string; its doc page splits it with
+    # SPLIT_TO_TABLE and the alias log_line, which is what debug/sql.py runs.
+    "service-log-lines": DocColumns(_FN + "system_get_service_logs", ("log_line",)),
+    "spcs-get-logs": DocColumns(
+        _FN + "spcs_get_logs", ("timestamp", "instance_id", "container_name", "log", "record_attributes")),
+    "spcs-get-events": DocColumns(
+        _FN + "spcs_get_events",
+        ("timestamp", "severity", "event_name", "event_details", "instance_id", "container_name", "record",
+         "record_attributes"),
+    ),
+    "spcs-get-metrics": DocColumns(
+        _FN + "spcs_get_metrics",
+        ("timestamp", "metric_name", "value", "unit", "instance_id", "container_name", "resource", "record",
+         "record_attributes"),
+    ),
+    # Our SELECT of documented event-table columns (debug/sql.py event_table()).
+    "event-table": DocColumns(
+        "https://docs.snowflake.com/en/developer-guide/logging-tracing/event-table-columns",
+        ("timestamp", "resource_attributes", "record_type", "record", "record_attributes", "value"),
+    ),
     # DDL statements answer with one "status" row (the message text is not specified).
     "ddl-status": DocColumns(_SQL + "create-compute-pool", ("status",)),
 }
