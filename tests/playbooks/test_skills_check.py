@@ -183,6 +183,29 @@ def test_yes_in_a_bash_block_is_refused(tmp_path):
     assert any("--yes in a bash block" in p for p in problems(root))
 
 
+def test_a_live_step_in_a_bash_block_is_refused(tmp_path):
+    """Bash blocks are promised offline: service-check logs in unless --dry-run; render-custom and
+    deploy-registry only render unless --part / --execute; text blocks may hold live commands."""
+    block = textwrap.dedent("""\
+        ```bash
+        spcs-llm service-check --name SVC
+        spcs-llm service-check --name SVC --dry-run
+        spcs-llm render-custom --format prompt
+        spcs-llm deploy-registry --execute
+        ```
+
+        ```text
+        spcs-llm status --connection prod
+        ```
+
+        ## Next""")
+    body = FIRST.format(stop=STOP).replace("## Next", block)
+    root = write(tmp_path, {"SKILL.md": ROUTER, "first/SKILL.md": body})
+    found = [p for p in problems(root) if "connects to Snowflake" in p]
+    assert len(found) == 2, found
+    assert "service-check --name SVC`" in found[0] and "deploy-registry --execute" in found[1]
+
+
 def test_commands_must_name_real_steps_and_flags(tmp_path):
     body = FIRST.format(stop=STOP).replace("## Next", textwrap.dedent("""\
         ```text

@@ -52,6 +52,6 @@ def test_bash_blocks_run_from_a_confirmed_plan(tmp_path):
     assert plan["custom_image"]["hf_secret"] == "LLM_DB.SERVING.HF_TOKEN"
     assert "consumer_roles" not in plan["custom_image"]  # `--consumer-role ANALYST ... --dry-run` records nothing
     assert (work / "custom-image" / "05_service.sql").exists()
-    assert plan["snowflake"]["service_name"] == "NEW_SVC"  # service-check found the name free
+    assert plan["custom_image"]["service_name"] == "NEW_SVC"  # render-custom --name recorded it
     steps = [entry["step"] for entry in plan["history"]]
     assert "render-custom" in steps and "image" not in steps  # the push was a dry run: nothing recorded

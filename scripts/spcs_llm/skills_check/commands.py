@@ -110,6 +110,26 @@ def check_call(args: list[str]) -> str | None:
     return None
 
 
+def touches_account(args: list[str]) -> bool:
+    """True when `spcs-llm <args>` would open a Snowflake connection: its step takes --connection,
+    the call has neither --dry-run nor --help nor one of the step's OFFLINE_FLAGS (flags that make
+    it read local evidence instead, such as a saved log file), and, for a step that connects only
+    with some flags (its LIVE_FLAGS, e.g. deploy-registry --execute), one of those is given."""
+    from ..cli import STEPS, build_parser
+
+    if not args or args[0] not in STEPS:
+        return False
+    module = importlib.import_module(STEPS[args[0]][0])
+    options = {opt for action in build_parser(args[0], module)._actions for opt in action.option_strings}
+    if "--connection" not in options:
+        return False
+    given = {arg.split("=", 1)[0] for arg in args[1:]}
+    if given & {"--dry-run", "--help", "-h", *getattr(module, "OFFLINE_FLAGS", ())}:
+        return False
+    live_flags = getattr(module, "LIVE_FLAGS", None)
+    return live_flags is None or bool(given & set(live_flags))
+
+
 @dataclass
 class BlockRun:
     ok: bool

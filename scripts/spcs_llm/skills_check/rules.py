@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .commands import check_call, logical_commands, spcs_llm_calls
+from .commands import check_call, logical_commands, spcs_llm_calls, touches_account
 from .document import ROUTER, Playbook
 
 ALLOWED_KEYS = {"name", "description", "license", "compatibility", "metadata", "allowed-tools"}
@@ -133,6 +133,22 @@ def check_costly_chain(pb: Playbook) -> list[str]:
     return problems
 
 
+def check_bash_is_offline(pb: Playbook) -> list[str]:
+    """The router promises that bash blocks are safe to run as shown (offline or --dry-run): a step
+    that would log in to Snowflake belongs in a ```text block, or gets --dry-run."""
+    problems = []
+    for block in pb.blocks:
+        if block.lang not in _RUNNABLE:
+            continue
+        for command in logical_commands(block.text, block.line + 1):
+            for call in spcs_llm_calls(command.text):
+                if touches_account(call):
+                    problems.append(f"{_where(pb, command.line)}: `spcs-llm {' '.join(call)}` connects to Snowflake "
+                                    "but sits in a bash block (promised offline): add --dry-run or move it to a "
+                                    "```text block")
+    return problems
+
+
 def check_commands_parse(pb: Playbook) -> list[str]:
     """Every spcs-llm call in any code block names a real step with flags that step accepts."""
     problems = []
@@ -176,7 +192,7 @@ def check_ending(pb: Playbook) -> list[str]:
 
 
 RULES = (check_frontmatter, check_length, check_stop_lines, check_question_steps, check_costly_chain,
-         check_commands_parse, check_links, check_ending)
+         check_bash_is_offline, check_commands_parse, check_links, check_ending)
 
 
 def check_playbook(pb: Playbook) -> list[str]:

@@ -24,10 +24,13 @@ from ..output import StepResult
 from ..registry.launch import command, is_running, start_background
 from ..registry.script import render_script, route_text, script_paths, write_script
 from ..registry.spec import Choices, build_spec, refuse_forbidden_role
-from ..snowflake.args import add_snowflake_arguments
+from ..snowflake.access import describe_target, target_line
+from ..snowflake.args import add_snowflake_arguments, connection_choice
 
 STEP = "deploy-registry"
 DEFAULT_OUT = Path(".spcs-llm") / "registry"
+
+LIVE_FLAGS = ("--execute",)  # without --execute it only renders the script (offline)
 
 
 def add_arguments(parser) -> None:
@@ -64,10 +67,14 @@ def add_arguments(parser) -> None:
 def run(args) -> StepResult:
     plan_path = Path(args.plan)
     plan = plan_file.load(plan_path)
+    # The script logs in later, on its own: bake in the connection the pack's rule picks now
+    # (flag > plan > default chain), so it cannot land on another account.
+    target = describe_target(connection_choice(args, plan))
+    connection = None if target["problem"] else target["connection"]
     choices = Choices(
         hf_secret=args.hf_secret, snapshot_dir=args.snapshot_dir, pre_logged=args.pre_logged,
         pre_logged_version=args.pre_logged_version, remote=args.remote, log_pool=args.log_pool,
-        model_name=args.model_name, version_name=args.version_name, connection=args.connection,
+        model_name=args.model_name, version_name=args.version_name, connection=connection,
         no_ingress=args.no_ingress, database=args.database, schema=args.schema,
         compute_pool=args.compute_pool, service=args.name,
     )
@@ -104,6 +111,8 @@ def run(args) -> StepResult:
 
     # Each route records its own answers; the others' stay, so switching back needs no re-asking.
     changes = {"engine_path": "registry", "registry.source": spec.source}
+    if spec.connection:
+        changes["snowflake.connection"] = spec.connection
     if spec.source == "pre-logged":
         changes.update({"registry.pre_logged_model": spec.model_name, "registry.pre_logged_version": spec.version_name})
     else:
@@ -129,7 +138,8 @@ def run(args) -> StepResult:
         plan_file.save(plan, plan_path)
 
     data = _data(spec, paths, argv, mode, pid, args.plan)
-    data["execute"] = bool(args.execute)
+    data.update(execute=bool(args.execute), connection=target["connection"], account=target["account"],
+                acting_on=target_line(target, "dry-run" if args.dry_run else "live"))
     return StepResult(data=data, text=_text(data), prompt="deployment_summary_registry")
 
 
@@ -179,6 +189,7 @@ def _text(data: dict) -> str:
     instances = f"{kwargs['min_instances']}..{kwargs['max_instances']}"
     family = f" ({data['instance_family']})" if data["instance_family"] else ""
     lines = [
+        data["acting_on"],
         f"deploy-registry: {_verb(data)} {data['script_path']}",
         f"  model:    {data['model']} version {data['version'] or '(default)'}  [{data['route_text']}]",
         f"  service:  {data['service']} on {data['compute_pool']}{family}",

@@ -24,6 +24,8 @@ SPCS_WAIT_FOR_DOC = "https://docs.snowflake.com/en/sql-reference/functions/spcs_
 SERVICE_FUNCTION_DOC = "https://docs.snowflake.com/en/sql-reference/sql/create-function-spcs"
 DEFAULT_OUT = "custom-image"
 
+LIVE_FLAGS = ("--part",)  # without --part it only renders files (offline)
+
 
 def add_arguments(parser) -> None:
     from ..snowflake.args import add_snowflake_arguments
