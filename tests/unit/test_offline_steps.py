@@ -335,3 +335,42 @@ def test_a_family_the_account_does_not_offer_is_dropped(capsys, workdir):
 def test_zero_or_out_of_range_values_are_refused_not_defaulted(capsys, workdir, flag):
     assert main(["plan", "--model", "Qwen/Qwen2.5-7B-Instruct", "--no-write", *flag]) == 2
     assert "must be" in capsys.readouterr().err
+
+
+def _started_registry_plan(capsys, workdir, result: dict | None, pid: int) -> None:
+    run(capsys, "plan", "--model", "Qwen/Qwen2.5-7B-Instruct", "--cloud", "aws", "--json")
+    run(capsys, "select", "--family", "GPU_NV_S")
+    run(capsys, "workers", "--engine", "registry", "--confirm")
+    result_path = workdir / "deploy.result.json"
+    if result is not None:
+        result_path.write_text(json.dumps(result))
+    plan = plan_file.load(workdir / "deployment.yaml")
+    # no preflight recorded: the user deployed with a plan whose account checks ran elsewhere
+    plan_file.update(plan, "deploy-registry", {"registry.started_at": "2026-12-01T10:00:00+00:00",
+                                               "registry.pid": pid, "registry.log_path": str(workdir / "deploy.log"),
+                                               "registry.result_path": str(result_path)})
+    plan_file.save(plan, workdir / "deployment.yaml")
+
+
+def test_show_after_a_started_deployment_does_not_send_back_to_preflight(capsys, workdir):
+    _started_registry_plan(capsys, workdir, {"status": "deployed", "phase": "describe"}, pid=2**22 + 7)
+    code, state = run(capsys, "show", "--json")
+    assert code == 0 and "preflight" not in state["next_step"]
+    assert state["registry_deployment"]["status"] == "deployed"
+    assert "status --wait" in state["next_step"]
+
+
+def test_show_reports_a_failed_background_deployment(capsys, workdir):
+    _started_registry_plan(capsys, workdir, {"status": "failed", "phase": "register",
+                                             "error": "secret HF_TOKEN does not exist"}, pid=2**22 + 7)
+    code, text = run(capsys, "show")
+    assert code == 0
+    assert "registry deployment: failed (phase register)" in text
+    assert "failed in phase register: secret HF_TOKEN does not exist" in text
+
+
+def test_show_reports_a_script_that_died_without_an_outcome(capsys, workdir):
+    _started_registry_plan(capsys, workdir, None, pid=2**22 + 7)  # no such process, no result file
+    _, state = run(capsys, "show", "--json")
+    assert state["registry_deployment"]["status"] == "stopped"
+    assert "no longer running" in state["next_step"]

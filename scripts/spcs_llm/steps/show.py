@@ -1,10 +1,15 @@
 """Show where a deployment stands (offline): the plan's decisions so far and the next step.
-Run it first when a conversation resumes."""
+Run it first when a conversation resumes. For a registry deployment started in the background it
+also reads the script's outcome file (deployed, failed with its phase and error, still running)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from .. import plan_file
 from ..output import StepResult
+from ..registry.launch import is_running
 
 # (field that marks a stage as done, what to run when it is missing); the deployment stages depend
 # on the engine path chosen at the workers checkpoint
@@ -32,15 +37,59 @@ def add_arguments(parser) -> None:
                         help=f"the plan file (default {plan_file.DEFAULT_PLAN_PATH})")
 
 
+def _next_stage(plan: dict, stages: list[tuple[str, str]]) -> tuple[list[str], str | None]:
+    """Done fields, and the first missing stage after the last one done: a deployment started
+    without preflight (or with another plan) is past preflight, so that is not its next step."""
+    done = [field for field, _ in stages if plan_file.get(plan, field)]
+    last = max((i for i, (field, _) in enumerate(stages) if field in done), default=-1)
+    missing = [action for field, action in stages[last + 1:] if field not in done]
+    return done, (missing[0] if missing else None)
+
+
+def registry_outcome(plan: dict) -> dict | None:
+    """What the background deployment script reported in its result file (None: never started)."""
+    if not plan_file.get(plan, "registry.started_at"):
+        return None
+    log = plan_file.get(plan, "registry.log_path")
+    result_path = plan_file.get(plan, "registry.result_path")
+    result: dict = {}
+    if result_path and Path(result_path).is_file():
+        try:
+            loaded = json.loads(Path(result_path).read_text(encoding="utf-8"))
+            result = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError):
+            result = {}
+    status = result.get("status")
+    running = is_running(plan_file.get(plan, "registry.pid"))
+    if status in (None, "running") and not running:
+        status = "stopped"  # the process is gone without writing its outcome (killed, machine restarted)
+    elif status is None:
+        status = "running"
+    return {"status": status, "phase": result.get("phase"), "error": result.get("error"),
+            "hint": result.get("hint"), "log_path": log, "result_path": result_path}
+
+
+def _outcome_next(outcome: dict) -> str | None:
+    log = outcome.get("log_path") or "the deployment log"
+    if outcome["status"] in ("failed", "refused", "interrupted"):
+        return (f"the background deployment {outcome['status']} in phase {outcome.get('phase') or '?'}: "
+                f"{outcome.get('error') or 'see the log'}; read {log}, fix the cause (deploy-registry playbook, "
+                "section 'Follow the deployment'), then start it again with deploy-registry --execute --yes")
+    if outcome["status"] == "stopped":
+        return (f"the deployment script is no longer running and wrote no outcome: read {log}, then check "
+                "the service with spcs-llm status")
+    if outcome["status"] == "running":
+        return f"the deployment script is still running: follow it with spcs-llm status --wait or tail -f {log}"
+    return None
+
+
 def run(args) -> StepResult:
     plan = plan_file.load(args.plan)
-    done, next_step = [], None
     path = plan.get("engine_path")
-    for field, action in COMMON_STAGES + PATH_STAGES.get(path, []):
-        if plan_file.get(plan, field):
-            done.append(field)
-        elif next_step is None:
-            next_step = action
+    done, next_step = _next_stage(plan, COMMON_STAGES + PATH_STAGES.get(path, []))
+    outcome = registry_outcome(plan) if path == "registry" else None
+    if outcome is not None:
+        next_step = _outcome_next(outcome) or next_step
     history = plan.get("history", [])
     data = {
         "plan_path": args.plan,
@@ -51,6 +100,7 @@ def run(args) -> StepResult:
         "engine_path": plan.get("engine_path"),
         "snowflake": plan.get("snowflake", {}),
         "done": done,
+        "registry_deployment": outcome,
         "next_step": next_step or DONE.get(path, DONE[None]),
         "last_step": history[-1]["step"] if history else None,
         "updated_at": plan.get("updated_at"),
@@ -69,5 +119,8 @@ def run(args) -> StepResult:
     for key, value in data["snowflake"].items():
         if not isinstance(value, dict):
             lines.append(f"snowflake.{key}: {value}")
+    if outcome is not None:
+        lines.append(f"registry deployment: {outcome['status']}"
+                     + (f" (phase {outcome['phase']})" if outcome.get("phase") else ""))
     lines.append(f"next: {data['next_step']}")
     return StepResult(data=data, text="\n".join(lines), prompt="plan_summary")
