@@ -178,3 +178,14 @@ def test_a_bad_name_is_refused_before_any_statement(offline, monkeypatch, capsys
     assert code == 2
     assert f"{flag} 'x;DROP' is not a plain Snowflake identifier" in err
     assert "dry run, not executed" not in err and "SELECT" not in err
+
+
+def test_a_china_plan_without_a_path_is_checked_for_the_custom_image_path(offline, monkeypatch, capsys):
+    """choose-hardware runs preflight before the workers checkpoint picks the path; a China plan
+    will take the custom-image path, so that is the path whose privileges are checked."""
+    use_scenarios(monkeypatch, offline, "aws_ready", "china")
+    write_plan(offline / "deployment.yaml", request__region="cn-northwest-1")
+    _, data, _ = run_step(capsys, "preflight")
+    assert data["path"] == "custom-image"
+    _, data, _ = run_step(capsys, "preflight", "--path", "registry")
+    assert data["path"] == "registry"  # an explicit path wins

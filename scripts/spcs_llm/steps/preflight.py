@@ -51,7 +51,8 @@ class Check:
 def add_arguments(parser) -> None:
     add_snowflake_arguments(parser, writes=False)
     parser.add_argument("--path", choices=PATHS,
-                        help="deployment path to check (default: the plan's engine_path, else registry)")
+                        help="deployment path to check (default: the plan's engine_path; before it is chosen, "
+                             "custom-image for a China region, else registry)")
     parser.add_argument("--database", help="database of the service and model (default: plan, else current)")
     parser.add_argument("--schema", help="schema of the service and model (default: plan, else current)")
     parser.add_argument("--compute-pool", metavar="NAME", help="pool to use (default: plan snowflake.compute_pool)")
@@ -70,11 +71,21 @@ def _validate_names(args) -> None:
             identifiers.identifier(value, flag)
 
 
+def _default_path(plan: dict | None) -> str:
+    """The plan's engine path; before it is chosen, the path the workers checkpoint will propose:
+    custom-image in a China region (no Hugging Face access, no registry import), else registry."""
+    plan = plan or {}
+    chosen = plan_file.get(plan, "engine_path") or plan_file.get(plan, "workers.engine_path")
+    if chosen:
+        return chosen
+    region = plan_file.get(plan, "request.region") or plan_file.get(plan, "snowflake.region")
+    return "custom-image" if is_china_region(region) else "registry"
+
+
 def run(args) -> StepResult:
     _validate_names(args)
     plan = load_plan_optional(args.plan)
-    path = args.path or plan_file.get(plan or {}, "engine_path") or plan_file.get(plan or {}, "workers.engine_path") \
-        or "registry"
+    path = args.path or _default_path(plan)
     one_of(path, PATHS, "--path")
     with SqlRunner.from_args(args) as runner:
         facts = _gather(runner, plan)
