@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 
-from .errors import EXIT_USAGE, SpcsLlmError
+from .errors import EXIT_ENVIRONMENT, EXIT_USAGE, SpcsLlmError
 from .output import StepResult, emit, emit_error
+
+ENV_DEBUG = "SPCS_LLM_DEBUG"  # 1: unexpected errors print their traceback (same as --debug)
 
 # step name -> (module, one-line summary). Each module defines add_arguments(parser) and
 # run(args) -> StepResult.
@@ -30,6 +34,10 @@ STEPS: dict[str, tuple[str, str]] = {
     "render-custom": ("spcs_llm.steps.render_custom", "custom-image spec and SQL from the plan (--part P --execute)"),
     "image": ("spcs_llm.steps.image", "build or push the custom vLLM image (docker, snow; push needs --yes)"),
     "status": ("spcs_llm.steps.status", "service, containers and endpoint; --wait until it answers"),
+    "logs": ("spcs_llm.steps.logs", "container logs: current and previous run, and the event table (read-only)"),
+    "events": ("spcs_llm.steps.events", "platform events: exits, OOMKilled, image pulls, probes (read-only)"),
+    "metrics": ("spcs_llm.steps.metrics", "memory, GPU memory and utilisation per container and GPU (read-only)"),
+    "diagnose": ("spcs_llm.steps.diagnose", "match logs, events, metrics and status to known failures and fixes"),
     "usage": ("spcs_llm.steps.usage", "SQL, Python and REST snippets for the registry service (offline)"),
     "proxy": ("spcs_llm.steps.proxy", "serve the concurrent service-function proxy in front of vLLM"),
     "install-skills": ("spcs_llm.steps.install_skills", "install the playbooks for an assistant (offline)"),
@@ -56,6 +64,9 @@ def build_parser(step: str, module) -> argparse.ArgumentParser:
     fmt.add_argument("--format", choices=["text", "json", "prompt"], default="text",
                      help="text (default), json, or prompt: the checkpoint text for an assistant")
     module.add_arguments(parser)
+    if "--debug" not in parser._option_string_actions:
+        parser.add_argument("--debug", action="store_true",
+                            help=f"show the Python traceback of an unexpected error (also: {ENV_DEBUG}=1)")
     return parser
 
 
@@ -76,16 +87,51 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(STEPS[step][0])
     args = build_parser(step, module).parse_args(rest)
     args.format = args.format or "text"
+    debug = bool(getattr(args, "debug", False)) or os.environ.get(ENV_DEBUG, "") not in ("", "0")
     try:
+        _forget_target()
         result: StepResult = module.run(args)
+        _attach_target(result)
+        emit(result, args.format)
     except SpcsLlmError as err:
         emit_error(err, args.format)
         return err.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
-    emit(result, args.format)
+    except Exception as err:  # noqa: BLE001 - never a traceback: one line, exit 3 (--debug shows it)
+        return _unexpected(err, step, args.format, debug)
     return result.exit_code
+
+
+def _unexpected(err: Exception, step: str, fmt: str, debug: bool) -> int:
+    """An OS error (a path that cannot be read or written) or a bug: one line and exit 3."""
+    if debug:
+        traceback.print_exc()
+    if isinstance(err, OSError):
+        where = f" {err.filename}" if getattr(err, "filename", None) else ""
+        message = f"{step}: cannot use{where}: {err.strerror or err}"
+        hint = "check the path exists and is writable (and is not a folder where a file is expected)"
+    else:
+        message = f"{step}: unexpected {type(err).__name__}: {err}"
+        hint = f"this is a bug in spcs-llm; re-run with --debug (or {ENV_DEBUG}=1) and report the traceback"
+    emit_error(SpcsLlmError(" ".join(message.split()), hint=None if debug else hint,
+                            exit_code=EXIT_ENVIRONMENT), fmt)
+    return EXIT_ENVIRONMENT
+
+
+def _forget_target() -> None:
+    access = sys.modules.get("spcs_llm.snowflake.access")
+    if access is not None:
+        access.LAST_TARGET_LINE = None
+
+
+def _attach_target(result: StepResult) -> None:
+    """The account a step acted on goes into its --json and summary (SqlRunner.announce sets it)."""
+    access = sys.modules.get("spcs_llm.snowflake.access")
+    line = getattr(access, "LAST_TARGET_LINE", None)
+    if line and isinstance(result.data, dict):
+        result.data.setdefault("acting_on", line)
 
 
 def run_as_script(step: str) -> None:

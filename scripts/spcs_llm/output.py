@@ -29,6 +29,8 @@ def emit(result: StepResult, fmt: str) -> None:
         from .prompts import render_prompt
 
         out = render_prompt(result.prompt, **result.data, **result.prompt_context)
+        if result.data.get("acting_on"):  # the account a summary is about comes first
+            out = f"_{result.data['acting_on']}_\n\n{out}"
     else:
         out = result.text or json.dumps(result.data, indent=2, default=str)
     sys.stdout.write(redact(out).rstrip("\n") + "\n")

@@ -115,6 +115,14 @@ FIELDS: dict[str, tuple[type, ...]] = {
     "custom_image.public_endpoint": _BOOL, "custom_image.consumer_roles": _LIST, "custom_image.rendered_dir": _STR,
     # KV caches vLLM logged at start-up, one mapping per configuration (observed.py): sizing uses them as truth
     "observed.kv_cache": _LIST,
+    # operating the deployment (`manage`, `teardown`)
+    "operate.auto_suspend_secs": _INT, "operate.pool_auto_suspend_secs": _INT, "operate.last_action": _STR,
+    "operate.torn_down_at": _STR, "operate.torn_down": _LIST,
+    # REST access (`access`): who calls the endpoint and with which token; never a secret, only where it is
+    "rest.caller_user": _STR, "rest.caller_kind": _STR, "rest.caller_role": _STR, "rest.service_fqn": _STR,
+    "rest.network_policy": _STR, "rest.network_rule": _STR, "rest.client_cidrs": _LIST, "rest.grant_done": _BOOL,
+    "rest.token_method": _STR, "rest.token_name": _STR, "rest.token_days": _INT, "rest.pat_file": _STR,
+    "rest.pat_env": _STR, "rest.private_key_file": _STR,
     # an append-only log of what each step decided
     "history": _LIST,
 }

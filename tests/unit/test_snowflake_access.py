@@ -13,6 +13,7 @@ from spcs_llm.redact import register_secret
 from spcs_llm.snowflake import access, columns, replay
 from spcs_llm.snowflake import session as session_module
 from spcs_llm.snowflake.args import add_snowflake_arguments
+from spcs_llm.snowflake.config import ResolvedConnection
 
 
 @pytest.fixture(autouse=True)
@@ -169,7 +170,8 @@ def test_live_rows_are_lowercased_and_json_friendly(monkeypatch, tmp_path):
                             "CREATED_ON": datetime.datetime(2026, 1, 2, 3, 4, 5)}])
     monkeypatch.setattr(session_module, "connect", lambda resolved: fake)
     runner = access.SqlRunner(log_path=tmp_path / "s.log")
-    runner._resolved = object()  # resolution is tested in test_snowflake_config
+    # resolution is tested in test_snowflake_config
+    runner._resolved = ResolvedConnection(name="t", name_source="test", params={"account": "XY12345"})
     monkeypatch.setenv(replay.ENV_RECORD_DIR, str(tmp_path / "rec"))
     runner._record_dir = tmp_path / "rec"
     rows = runner.query("SHOW COMPUTE POOLS", doc="show-compute-pools")

@@ -25,11 +25,13 @@ from ..errors import EXIT_ENVIRONMENT, EXIT_USAGE, SpcsLlmError
 from ..redact import redact
 from . import columns, replay
 from . import session as session_module
-from .config import ResolvedConnection, resolve_connection
+from .args import connection_choice
+from .config import ConnectionChoice, ResolvedConnection, resolve_connection
 
 ENV_STATEMENT_LOG = "SPCS_LLM_STATEMENT_LOG"
 LOG_DIR_NAME = ".spcs-llm"
 LOG_FILE_NAME = "statements.log"
+LAST_TARGET_LINE: str | None = None  # the latest run's "acting on account ..." line (see announce)
 
 
 class SqlError(SpcsLlmError):
@@ -77,8 +79,11 @@ def default_log_path(plan_path: str | os.PathLike | None) -> Path:
 class SqlRunner:
     def __init__(self, *, connection: str | None = None, dry_run: bool = False, yes: bool = False,
                  replay_dir: str | os.PathLike | None = None, log_path: str | os.PathLike | None = None,
-                 echo: TextIO | None = None):
-        self.connection_name = connection
+                 echo: TextIO | None = None, choice: ConnectionChoice | None = None):
+        self.choice = choice or ConnectionChoice(connection, "--connection" if connection else "", None, None)
+        self.connection_name = self.choice.name
+        self._announced = False
+        self._connection_recorded = False
         self.dry_run = bool(dry_run)
         self.yes = bool(yes)
         self.replay_dir = Path(replay_dir) if replay_dir else None
@@ -93,10 +98,12 @@ class SqlRunner:
             else None
 
     @classmethod
-    def from_args(cls, args) -> SqlRunner:
-        """One runner per step run, from the flags add_snowflake_arguments() added."""
+    def from_args(cls, args, plan: dict | None = None) -> SqlRunner:
+        """One runner per step run, from the flags add_snowflake_arguments() added. The connection is
+        --connection, else the plan's recorded snowflake.connection, else the connector's default chain;
+        a --connection other than the recorded one is refused (exit 2) unless --rebind."""
         return cls(
-            connection=getattr(args, "connection", None),
+            choice=connection_choice(args, plan),
             dry_run=getattr(args, "dry_run", False),
             yes=getattr(args, "yes", False),
             replay_dir=replay.replay_dir_from_env(),
@@ -139,6 +146,7 @@ class SqlRunner:
 
     def _run(self, sql: str, *, kind: str, doc: str | None) -> list[dict]:
         sql = sql.strip()
+        self.announce()
         if self.dry_run:
             self._print_dry_run(sql)
             if kind == "execute" or self.replay_dir is None:
@@ -187,6 +195,7 @@ class SqlRunner:
             replay.record(self._record_dir, sql, rows, source=_doc_url(doc))
         rows = columns.shape(rows, doc, strict=False) if doc else rows
         self._note(sql, kind, f"{len(rows)} rows")
+        self._record_connection()
         return rows
 
     # -- connection ----------------------------------------------------------------------------
@@ -194,8 +203,48 @@ class SqlRunner:
     def resolved(self) -> ResolvedConnection:
         """The connection from the config files (resolving reads files only, never logs in)."""
         if self._resolved is None:
-            self._resolved = resolve_connection(self.connection_name)
+            self._resolved = resolve_connection(self.connection_name, source=self.choice.source or "--connection")
         return self._resolved
+
+    def acting_on(self) -> dict:
+        """The connection and account this run acts on (config files only, never a login). A dry run
+        or replay without a configured connection says so instead of failing."""
+        try:
+            resolved = self.resolved
+        except SpcsLlmError as err:
+            if self.mode == "live":
+                raise
+            return _unresolved(self.choice, err)
+        return _target(resolved)
+
+    def target_line(self) -> str:
+        """'acting on account XY12345 (connection prod)', the first line of every account step."""
+        return target_line(self.acting_on(), self.mode, self.replay_dir)
+
+    def announce(self) -> None:
+        """Name the account on stderr once, before the first statement of the run; cli.py also puts
+        the line in the step's --json (acting_on) and at the top of its checkpoint summary."""
+        global LAST_TARGET_LINE
+        if not self._announced:
+            self._announced = True
+            LAST_TARGET_LINE = self.target_line()
+            (self._echo or sys.stderr).write(redact(LAST_TARGET_LINE) + "\n")
+
+    def _record_connection(self) -> None:
+        """After the first live statement succeeds: the plan remembers the connection it used, so
+        every later step (and rendered script) acts on the same account."""
+        if self._connection_recorded or not self.choice.records:
+            return
+        self._connection_recorded = True
+        name = self.resolved.name
+        if name == self.choice.recorded:
+            return
+        from .. import plan_file
+
+        try:
+            plan_file.pin(self.choice.plan_path, "connection", {"snowflake.connection": name})
+        except SpcsLlmError as err:  # the step's own work succeeded; say why the plan did not change
+            sys.stderr.write(redact(f"warning: could not record connection {name!r} in the plan: {err.message}\n"))
 
     def _connect(self):
         if self.offline:
@@ -238,7 +287,38 @@ class SqlRunner:
         self.statements.append(sql)
         self.records.append(record)
         if self.log_path is not None:
-            _append_log(self.log_path, record, self.connection_name)
+            _append_log(self.log_path, record, self._resolved.name if self._resolved else self.connection_name)
+
+
+def describe_target(choice: ConnectionChoice) -> dict:
+    """acting_on() for a step that renders a script instead of running statements: reads the
+    config files only, and says "not configured here" rather than failing."""
+    try:
+        return _target(resolve_connection(choice.name, source=choice.source or "--connection"))
+    except SpcsLlmError as err:
+        return _unresolved(choice, err)
+
+
+def target_line(target: dict, mode: str = "live", replay_dir: Path | None = None) -> str:
+    account = target["account"] or "unknown"
+    line = f"acting on account {account} (connection {target['connection']})"
+    if mode == "dry-run":
+        line = "dry run, " + line.replace("acting on", "would act on")
+    elif mode == "replay":
+        line = f"replay from {replay_dir}, " + line.replace("acting on", "standing in for")
+    if target["problem"]:
+        line += f": {target['problem']}"
+    return line
+
+
+def _target(resolved: ResolvedConnection) -> dict:
+    return {"connection": resolved.name, "account": resolved.account, "source": resolved.name_source,
+            "problem": None}
+
+
+def _unresolved(choice: ConnectionChoice, err: SpcsLlmError) -> dict:
+    return {"connection": choice.name or "(default)", "account": None, "source": choice.source,
+            "problem": "not configured here (" + err.message.split(";")[0].split(":")[0] + ")"}
 
 
 def _append_log(path: Path, record: StatementRecord, connection: str | None) -> None:

@@ -16,10 +16,11 @@ without importing it, so that a missing or unsafe file gets a clear error before
 
 Connection name precedence (first that is set wins):
   1. --connection NAME
-  2. SNOWFLAKE_DEFAULT_CONNECTION_NAME (the connector's own variable)
-  3. SNOWFLAKE_CONNECTION_NAME (the Snowflake CLI / skills convention; the connector ignores it)
-  4. default_connection_name in config.toml
-  5. "default"
+  2. the plan's recorded snowflake.connection (chosen by SqlRunner.from_args, see access.py)
+  3. SNOWFLAKE_DEFAULT_CONNECTION_NAME (the connector's own variable)
+  4. SNOWFLAKE_CONNECTION_NAME (the Snowflake CLI / skills convention; the connector ignores it)
+  5. default_connection_name in config.toml
+  6. "default"
 """
 
 from __future__ import annotations
@@ -94,6 +95,11 @@ class ResolvedConnection:
     files: tuple[str, ...] = ()  # files that were read
     warnings: tuple[str, ...] = ()
 
+    @property
+    def account(self) -> str | None:
+        """The account this connection logs in to, as the user wrote it (or its host)."""
+        return str(self.params.get("account") or "") or self.host
+
     def summary(self) -> dict:
         """The non-secret facts about this connection, safe to print."""
         shown = {key: self.params[key] for key in PUBLIC_KEYS if self.params.get(key) not in (None, "")}
@@ -132,10 +138,12 @@ class _Config:
     warnings: list[str] = field(default_factory=list)
 
 
-def resolve_connection(name: str | None = None, env: Mapping[str, str] | None = None) -> ResolvedConnection:
-    """Pick the connection the user means and return its parameters, with secrets registered."""
+def resolve_connection(name: str | None = None, env: Mapping[str, str] | None = None, *,
+                       source: str = "--connection") -> ResolvedConnection:
+    """Pick the connection the user means and return its parameters, with secrets registered.
+    `source` says where an explicit name came from (the flag, or the plan that recorded it)."""
     env = os.environ if env is None else env
-    chosen, source = _chosen_name(name, env)
+    chosen, source = (name, source) if name else _chosen_name(None, env)
     directory = config_directory(env)
     files = _read_files(directory, env) if (chosen is None or ENV_CONNECTIONS not in env) else _Config()
     if chosen is None:
@@ -168,6 +176,40 @@ def resolve_connection(name: str | None = None, env: Mapping[str, str] | None = 
     register_connection_secrets(params)
     return ResolvedConnection(name=chosen, name_source=source, params=params, files=tuple(files.files),
                               warnings=tuple(files.warnings))
+
+
+@dataclass(frozen=True)
+class ConnectionChoice:
+    """Which connection a step acts on: --connection > the plan's recorded one > the default chain."""
+
+    name: str | None  # None: the connector's default chain decides
+    source: str  # "--connection", "the plan <path>" or "" (default chain)
+    recorded: str | None  # what the plan records (None: nothing yet)
+    plan_path: str | None  # the plan file that exists (None: no plan file)
+
+    @property
+    def records(self) -> bool:
+        """True when a live step should (re)write the plan's snowflake.connection."""
+        return self.plan_path is not None
+
+
+def choose_connection(flag: str | None, recorded: str | None, *, rebind: bool = False,
+                      plan_path: str | None = None) -> ConnectionChoice:
+    """The one connection rule every live step and rendered script follows. A plan that recorded a
+    connection refuses another --connection unless --rebind: the wrong account costs real money."""
+    if flag is not None and not str(flag).strip():
+        raise SpcsLlmError("--connection needs a connection name", hint="pass --connection NAME")
+    if recorded and flag and flag != recorded and not rebind:
+        raise SpcsLlmError(
+            f"the plan {plan_path} acts on connection {recorded!r}, and --connection names {flag!r}",
+            hint=f"drop --connection to keep using {recorded!r}, or add --rebind to switch this plan to "
+            f"{flag!r} (check it is the account you mean: spcs-llm preflight --connection {flag} --rebind)",
+        )
+    if flag:
+        return ConnectionChoice(flag, "--connection", recorded, plan_path)
+    if recorded:
+        return ConnectionChoice(recorded, f"the plan {plan_path}", recorded, plan_path)
+    return ConnectionChoice(None, "", recorded, plan_path)
 
 
 def available_connections(env: Mapping[str, str] | None = None) -> list[str]:

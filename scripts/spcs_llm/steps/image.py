@@ -91,12 +91,14 @@ def _push(args, d: settings.CustomImage, plan: dict) -> StepResult:
         rows = [r for r in runner.query(sql, doc="show-image-repositories")
                 if str(r.get("name", "")).upper() == d.image_repository]
         mode = runner.mode
+        # snow logs Docker in: the same connection the query used, never snow's own default
+        connection = runner.acting_on()["connection"] if runner.connection_name or mode == "live" else None
     url = rows[0].get("repository_url") if rows else None
     if not url and not args.dry_run:
         raise SpcsLlmError(f"image repository {d.database}.{d.schema}.{d.image_repository} was not found",
                            hint="create it first: spcs-llm render-custom --part setup --execute --yes",
                            exit_code=EXIT_ENVIRONMENT)
-    argvs = docker.push_argvs(d, url, args.connection)
+    argvs = docker.push_argvs(d, url, connection)
     commands = [shlex.join(a) for a in argvs]
     data = {"action": "push", "local_image": docker.local_image(d), "repository_url": url,
             "remote_image": docker.remote_image(url, d) if url else None, "spec_image": d.image_path,
