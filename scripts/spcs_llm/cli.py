@@ -38,8 +38,14 @@ STEPS: dict[str, tuple[str, str]] = {
     "events": ("spcs_llm.steps.events", "platform events: exits, OOMKilled, image pulls, probes (read-only)"),
     "metrics": ("spcs_llm.steps.metrics", "memory, GPU memory and utilisation per container and GPU (read-only)"),
     "diagnose": ("spcs_llm.steps.diagnose", "match logs, events, metrics and status to known failures and fixes"),
+    "manage": ("spcs_llm.steps.manage", "suspend, resume, scale, auto-suspend or upgrade a service (--yes)"),
+    "teardown": ("spcs_llm.steps.teardown", "drop functions, service, pool (if unused) and more, in order (--yes)"),
+    "cost": ("spcs_llm.steps.cost", "credits by pool and service over a window, and what bills now (read-only)"),
     "usage": ("spcs_llm.steps.usage", "SQL, Python and REST snippets for the registry service (offline)"),
     "proxy": ("spcs_llm.steps.proxy", "serve the concurrent service-function proxy in front of vLLM"),
+    "access": ("spcs_llm.steps.access", "REST access: caller user/role, network policy, service-role grant, PAT"),
+    "endpoint": ("spcs_llm.steps.endpoint", "public REST endpoint: url, test (one chat request, 404 diagnosis), bench"),
+    "gateway": ("spcs_llm.steps.gateway", "local OpenAI-compatible gateway to the endpoint (Bearer in, PAT out)"),
     "install-skills": ("spcs_llm.steps.install_skills", "install the playbooks for an assistant (offline)"),
 }
 

@@ -45,7 +45,11 @@ FIELDS: dict[str, tuple[type, ...]] = {
     "model.licence": _STR,
     "model.gated": _BOOL,
     "model.trust_remote_code": _BOOL,
+    "model.base_model": _STR,  # set when model.id is a pre-quantized checkpoint of this catalog model
+    "model.modelscope_id": _STR,  # the checkpoint's id on ModelScope (China), from the catalog
     # what the user asked for
+    "request.model": _STR,  # the model as the user named it (--replan sizes it and its checkpoints again)
+    "request.priority": _STR,  # cheapest | fastest | balanced
     "request.cloud": _STR,
     "request.region": _STR,
     "request.max_model_len": _INT,
@@ -70,6 +74,13 @@ FIELDS: dict[str, tuple[type, ...]] = {
     "selection.credits_per_hour": _NUM,
     "selection.node_memory_gib": _NUM,
     "selection.node_vcpu": _NUM,
+    # the layout that fills the billed nodes, and its figures (planner.py)
+    "selection.instances": _INT,
+    "selection.nodes": _INT,
+    "selection.credits_per_hour_for_layout": _NUM,
+    "selection.est_decode_tokens_per_s": _NUM,
+    "selection.est_decode_tokens_per_s_single_stream": _NUM,
+    "selection.credits_per_million_output_tokens": _NUM,
     "selection.confirmed": _BOOL,
     # workers: how the engine uses the node (`workers`)
     "workers.engine_path": _STR,

@@ -1,0 +1,186 @@
+"""spcs-llm access: each action against recorded responses; the plan records decisions, never secrets."""
+
+from __future__ import annotations
+
+import io
+import json
+import stat
+
+import pytest
+from snowflake_testkit import prepare_offline, run_step, use_scenarios, write_plan
+
+from spcs_llm import plan_file
+from spcs_llm.snowflake import replay
+
+SVC = "LLM_DB.SERVING.LLM_SVC"
+
+
+@pytest.fixture
+def ready(monkeypatch, tmp_path):
+    prepare_offline(monkeypatch, tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    replay_dir = use_scenarios(monkeypatch, tmp_path, "aws_ready")
+    plan = write_plan(tmp_path / "deployment.yaml", engine_path="registry", registry__service_fqn=SVC,
+                      snowflake__database="LLM_DB", snowflake__schema="SERVING")
+    return replay_dir, plan
+
+
+def _plan(path):
+    return plan_file.load(path)
+
+
+def test_caller_dry_run_prints_the_statements_and_changes_nothing(ready, capsys):
+    _, plan = ready
+    before = plan.read_text()
+    code, data, err = run_step(capsys, "access", "caller", "--dry-run")
+    assert code == 0
+    assert data["statements"] == [
+        f"CREATE ROLE IF NOT EXISTS LLM_SVC_CALLER COMMENT = 'spcs-llm: REST callers of {SVC}'",
+        f"CREATE USER IF NOT EXISTS LLM_SVC_APP TYPE = SERVICE DEFAULT_ROLE = LLM_SVC_CALLER COMMENT = "
+        f"'spcs-llm: REST callers of {SVC}'",
+        "GRANT ROLE LLM_SVC_CALLER TO USER LLM_SVC_APP"]
+    assert "CREATE USER IF NOT EXISTS LLM_SVC_APP TYPE = SERVICE" in err
+    assert plan.read_text() == before
+
+
+def test_person_caller_gets_only_the_role(ready, capsys):
+    code, data, _ = run_step(capsys, "access", "caller", "--kind", "person", "--user", "alice", "--dry-run")
+    assert code == 0 and not any("CREATE USER" in s for s in data["statements"])
+    assert data["statements"][-1] == "GRANT ROLE LLM_SVC_CALLER TO USER ALICE"
+
+
+def test_change_without_yes_is_refused(ready, capsys):
+    code, data, err = run_step(capsys, "access", "grant")
+    assert code == 2 and "--yes" in err
+
+
+def test_yes_runs_and_records_the_decision(ready, capsys):
+    replay_dir, plan = ready
+    statements = [f"CREATE ROLE IF NOT EXISTS LLM_SVC_CALLER COMMENT = 'spcs-llm: REST callers of {SVC}'",
+                  "CREATE USER IF NOT EXISTS LLM_SVC_APP TYPE = SERVICE DEFAULT_ROLE = LLM_SVC_CALLER COMMENT = "
+                  "'spcs-llm: REST callers of LLM_DB.SERVING.LLM_SVC'", "GRANT ROLE LLM_SVC_CALLER TO USER LLM_SVC_APP"]
+    for statement in statements:
+        replay.record(replay_dir, statement, [{"status": "Statement executed successfully."}],
+                      source="https://docs.snowflake.com/en/sql-reference/sql/create-user")
+    code, data, _ = run_step(capsys, "access", "caller", "--yes")
+    assert code == 0 and data["executed"]
+    recorded = _plan(plan)["rest"]
+    assert (recorded["caller_user"], recorded["caller_kind"], recorded["caller_role"]) == \
+        ("LLM_SVC_APP", "service", "LLM_SVC_CALLER")
+
+
+def test_grant_renders_usage_and_the_service_role(ready, capsys):
+    code, data, _ = run_step(capsys, "access", "grant", "--dry-run")
+    assert code == 0
+    assert data["statements"][-1] == f"GRANT SERVICE ROLE {SVC}!ALL_ENDPOINTS_USAGE TO ROLE LLM_SVC_CALLER"
+
+
+def test_grant_already_there(ready, capsys):
+    code, data, _ = run_step(capsys, "access", "grant", "--role", "ML_DEPLOYER", "--dry-run")
+    assert code == 0 and data["already_granted"] is True and data["statements"] == []
+
+
+def test_network_needs_the_clients_addresses(ready, capsys):
+    code, data, err = run_step(capsys, "access", "network", "--dry-run")
+    assert code == 2 and "--cidr" in data["hint"]
+
+
+@pytest.mark.parametrize("bad", ["0.0.0.0/0", "203.0.113.7/24", "2001:db8::/32", "example.com", "300.1.1.1"])
+def test_network_refuses_bad_cidrs(ready, capsys, bad):
+    code, data, _ = run_step(capsys, "access", "network", "--cidr", bad, "--dry-run")
+    assert code == 2 and bad in data["error"]
+
+
+def test_network_renders_rule_policy_and_user(ready, capsys):
+    code, data, _ = run_step(capsys, "access", "network", "--cidr", "203.0.113.7", "--cidr", "198.51.100.0/24",
+                             "--dry-run")
+    assert code == 0
+    rule, policy, alter = data["statements"]
+    assert rule.startswith("CREATE OR ALTER NETWORK RULE LLM_DB.SERVING.LLM_SVC_APP_REST_RULE")
+    assert "MODE = INGRESS" in rule and "TYPE = IPV4" in rule
+    assert "VALUE_LIST = ('203.0.113.7/32', '198.51.100.0/24')" in rule
+    assert "ALLOWED_NETWORK_RULE_LIST = ('LLM_DB.SERVING.LLM_SVC_APP_REST_RULE')" in policy
+    assert alter == "ALTER USER LLM_SVC_APP SET NETWORK_POLICY = LLM_SVC_APP_REST_POLICY"
+
+
+def test_network_stops_when_a_policy_applies(monkeypatch, tmp_path, ready, capsys):
+    use_scenarios(monkeypatch, tmp_path, "aws_ready", "rest_blocked")
+    code, data, _ = run_step(capsys, "access", "network", "--cidr", "203.0.113.7", "--dry-run")
+    assert code == 1 and data["statements"] == []
+    code, data, _ = run_step(capsys, "access", "network", "--cidr", "203.0.113.7", "--add-to-policy", "--dry-run")
+    assert code == 0
+    assert data["statements"][-1] == ("ALTER NETWORK POLICY LLM_SVC_APP_POLICY ADD ALLOWED_NETWORK_RULE_LIST = "
+                                      "('LLM_DB.SERVING.LLM_SVC_APP_REST_RULE')")
+
+
+def test_check_names_what_is_missing(monkeypatch, tmp_path, ready, capsys):
+    use_scenarios(monkeypatch, tmp_path, "aws_ready", "rest_blocked")
+    code, data, _ = run_step(capsys, "access", "check", "--dry-run")
+    assert code == 1
+    assert data["missing"] == ["service role", "active PAT"]  # the policy is there, the PAT expired
+
+
+def test_token_records_where_the_secret_goes_never_the_secret(ready, capsys):
+    _, plan = ready
+    code, data, _ = run_step(capsys, "access", "token", "--days", "90", "--connection", "admin")
+    assert code == 0
+    assert data["statements"] == ["ALTER USER LLM_SVC_APP ADD PROGRAMMATIC ACCESS TOKEN LLM_SVC_REST "
+                                  "ROLE_RESTRICTION = 'LLM_SVC_CALLER' DAYS_TO_EXPIRY = 90 COMMENT = "
+                                  f"'spcs-llm: REST calls to {SVC}'"]
+    assert data["shell_line"].startswith("snow sql -c admin --format json -q \"ALTER USER LLM_SVC_APP ADD")
+    assert data["shell_line"].endswith("| spcs-llm access save-token --pat-file ~/.snowflake/spcs-llm-llm_svc.pat")
+    rest = _plan(plan)["rest"]
+    assert rest["pat_file"] == "~/.snowflake/spcs-llm-llm_svc.pat" and rest["token_days"] == 90
+
+
+@pytest.mark.parametrize("days", ["0", "366"])
+def test_token_days_range(ready, capsys, days):
+    code, data, _ = run_step(capsys, "access", "token", "--days", days)
+    assert code == 2 and days in data["error"]
+
+
+def test_keypair_never_takes_a_private_key(ready, capsys, tmp_path):
+    key = tmp_path / "k.p8"
+    key.write_text("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n")
+    code, data, err = run_step(capsys, "access", "token", "--method", "keypair", "--public-key-file", str(key))
+    assert code == 2 and "PRIVATE key" in data["error"] and "MIIEvQ" not in err + json.dumps(data)
+    pub = tmp_path / "k.pub"
+    pub.write_text("-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkq\nhkiG9w0B\n-----END PUBLIC KEY-----\n")
+    code, data, _ = run_step(capsys, "access", "token", "--method", "keypair", "--public-key-file", str(pub))
+    assert code == 0 and data["statements"] == ["ALTER USER LLM_SVC_APP SET RSA_PUBLIC_KEY = 'MIIBIjANBgkqhkiG9w0B'"]
+
+
+@pytest.mark.parametrize("stdin", [
+    '[{"token_name": "LLM_SVC_REST", "token_secret": "fake-secret-value-123"}]',
+    '[[{"TOKEN_NAME": "LLM_SVC_REST", "TOKEN_SECRET": "fake-secret-value-123"}]]',
+    "fake-secret-value-123\n"])
+def test_save_token_writes_a_private_file(ready, capsys, monkeypatch, tmp_path, stdin):
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    target = tmp_path / "secrets" / "svc.pat"
+    code, data, err = run_step(capsys, "access", "save-token", "--pat-file", str(target))
+    assert code == 0 and data["written"]
+    assert target.read_text() == "fake-secret-value-123\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert "fake-secret-value-123" not in json.dumps(data) + err
+
+
+def test_save_token_refuses_output_without_a_secret(ready, capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr("sys.stdin", io.StringIO('[{"status": "Statement executed successfully."}]'))
+    code, data, _ = run_step(capsys, "access", "save-token", "--pat-file", str(tmp_path / "x.pat"))
+    assert code == 2 and "token_secret" in data["error"] and not (tmp_path / "x.pat").exists()
+
+
+def test_checkpoint_prompts_render_from_the_real_payloads(monkeypatch, tmp_path, ready, capsys):
+    from spcs_llm.prompts import render_prompt
+
+    use_scenarios(monkeypatch, tmp_path, "aws_ready", "rest_blocked")
+    _, check, _ = run_step(capsys, "access", "check", "--dry-run")
+    text = render_prompt("rest_access_summary", **check)
+    assert "LLM_SVC_APP_POLICY (user level)" in text and "Missing: service role, active PAT" in text
+    assert "404" in text
+    _, grant, _ = run_step(capsys, "access", "grant", "--dry-run")
+    text = render_prompt("rest_access_summary", **grant)
+    assert f"GRANT SERVICE ROLE {SVC}!ALL_ENDPOINTS_USAGE TO ROLE LLM_SVC_CALLER;" in text and "--yes" in text
+    _, token, _ = run_step(capsys, "access", "token", "--dry-run")
+    text = render_prompt("rest_token_instructions", **token)
+    assert token["shell_line"] in text and "Do not paste the token into this chat" in text
