@@ -124,6 +124,7 @@ FIELDS: dict[str, tuple[type, ...]] = {
     "custom_image.cache_job_pool": _STR, "custom_image.cache_job_family": _STR, "custom_image.cache_job_name": _STR,
     "custom_image.shm_gib": _INT, "custom_image.memory_gib": _INT, "custom_image.log_level": _STR,
     "custom_image.public_endpoint": _BOOL, "custom_image.consumer_roles": _LIST, "custom_image.rendered_dir": _STR,
+    "custom_image.ingress_url": _STR,  # the public endpoint's URL, recorded by `endpoint url`
     # KV caches vLLM logged at start-up, one mapping per configuration (observed.py): sizing uses them as truth
     "observed.kv_cache": _LIST,
     # operating the deployment (`manage`, `teardown`)
