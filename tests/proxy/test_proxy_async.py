@@ -66,7 +66,7 @@ def test_batch_without_batch_id_waits_past_the_budget(proxy_stack, arun):
 
 def test_failed_async_batch_reports_503_and_a_retry_runs_it_again(proxy_stack, arun):
     async def scenario():
-        async with proxy_stack(sync_budget=0.1) as s:
+        async with proxy_stack(sync_budget=0.1, row_retries=0) as s:
             s.backend.fail_status = 500
             rows = [[0, "x #sleep=0.3"]]
             assert (await s.post(rows, batch_id="f1"))[0] == 202

@@ -151,51 +151,82 @@ def test_vllm_4xx_for_one_row_is_a_per_row_error(proxy_stack, arun):
     arun(scenario())
 
 
-def test_vllm_5xx_fails_the_batch_with_503(proxy_stack, arun):
+def test_a_row_vllm_always_fails_becomes_its_error_value_while_its_neighbours_succeed(proxy_stack, arun):
     async def scenario():
-        async with proxy_stack() as s:
+        async with proxy_stack(row_retries=3) as s:
             status, body = await s.post([[0, "ok"], [1, "boom #status=500"], [2, "ok"]])
-            assert status == 503
-            assert "500" in body["error"]
-            s.backend.fail_status = 502
-            status, _ = await s.post([[0, "ok"]])
-            assert status == 503
+            assert status == 200
+            values = dict(body["data"])
+            assert values[0] == "echo: ok" and values[2] == "echo: ok"
+            error = values[1]["error"]
+            assert error["code"] == "backend_error"
+            assert "4 attempts" in error["message"] and "vLLM answered 500" in error["message"]
+            assert s.backend.requests == 2 + 4  # the failing row: first call and 3 retries
 
     arun(scenario())
 
 
-def test_vllm_429_fails_the_batch_with_429(proxy_stack, arun):
+def test_vllm_failing_every_call_fails_the_batch_with_503_after_the_retries(proxy_stack, arun):
     async def scenario():
-        async with proxy_stack() as s:
-            status, _ = await s.post([[0, "busy #status=429"]])
-            assert status == 429
+        async with proxy_stack(row_retries=2) as s:
+            s.backend.fail_status = 502
+            status, body = await s.post([[0, "a"], [1, "b"]])
+            assert status == 503
+            assert "2 of 2 rows got no answer" in body["error"] and "502" in body["error"]
+            assert s.backend.requests == 2 * 3
+
+    arun(scenario())
+
+
+def test_vllm_429_on_every_retry_fails_the_batch_with_429(proxy_stack, arun):
+    async def scenario():
+        async with proxy_stack(row_retries=1) as s:
+            status, body = await s.post([[0, "busy #status=429"]])
+            assert status == 429 and "overloaded" in body["error"]
+            assert s.backend.requests == 2
 
     arun(scenario())
 
 
 def test_vllm_unreachable_gives_503(proxy_stack, arun):
     async def scenario():
-        async with proxy_stack(backend_url="http://127.0.0.1:9") as s:  # discard port: nothing listens
+        async with proxy_stack(backend_url="http://127.0.0.1:9", row_retries=1) as s:  # discard port
             status, body = await s.post([[0, "hello"]])
             assert status == 503
-            assert "unreachable" in body["error"] or "models" in body["error"]
-        async with proxy_stack(backend_url="http://127.0.0.1:9", model="m") as s:
+            assert "connection failed" in body["error"] or "models" in body["error"]
+        async with proxy_stack(backend_url="http://127.0.0.1:9", model="m", row_retries=1) as s:
             status, body = await s.post([[0, "hello"]])
             assert status == 503
-            assert "unreachable" in body["error"]
+            assert "connection failed" in body["error"]
 
     arun(scenario())
 
 
-def test_vllm_timeout_gives_503_and_cancels_the_rest_of_the_batch(proxy_stack, arun):
+def test_a_row_past_its_row_timeout_becomes_a_timeout_error_and_its_call_is_aborted(proxy_stack, arun):
     async def scenario():
-        async with proxy_stack(request_timeout=0.2) as s:
+        async with proxy_stack(row_timeout=0.3) as s:
             loop = asyncio.get_running_loop()
             started = loop.time()
-            status, body = await s.post([[0, "slow #sleep=3"], [1, "slower #sleep=5"]])
-            assert status == 503
-            assert "did not answer within 0.2 s" in body["error"]
+            status, body = await s.post([[0, "fast"], [1, "hangs #sleep=30"], [2, "fast too"]])
             assert loop.time() - started < 2
+            assert status == 200
+            values = dict(body["data"])
+            assert values[0] == "echo: fast" and values[2] == "echo: fast too"
+            assert values[1]["error"]["code"] == "timeout"
+            assert "within 0.3 s" in values[1]["error"]["message"]
+            # The hanging call was cut off at vLLM, not left running there for nobody.
+            await s.wait_until(lambda: s.backend.in_flight == 0, timeout=2)
+
+    arun(scenario())
+
+
+def test_a_slow_attempt_is_retried_within_the_row_timeout(proxy_stack, arun):
+    async def scenario():
+        async with proxy_stack(request_timeout=0.2, row_timeout=10, row_retries=1) as s:
+            s.backend.slow_first_calls = 1  # the first call hangs, the retry answers
+            status, body = await s.post([[0, "x"]])
+            assert (status, body) == (200, {"data": [[0, "echo: x"]]})
+            assert s.backend.requests == 2
 
     arun(scenario())
 

@@ -1,9 +1,14 @@
-"""The proxy's only way to vLLM: one shared keep-alive aiohttp session, one process-wide semaphore.
+"""The proxy's only way to vLLM: one shared keep-alive aiohttp session, one process-wide slot count.
 
-Failures are sorted here by what retrying can fix. vLLM down, 5xx, timeouts and broken replies
-raise BatchFailure(503): Snowflake retries 503 batches. 429 from vLLM raises BatchFailure(429).
-Any other 4xx is about that one row (prompt too long, bad parameter): RowRejected, which the
-caller turns into a per-row error value, because sending the same row again cannot help.
+One call here is one attempt; retries are decided in retry.py. Failures are sorted by what a
+retry can fix: vLLM unreachable, 5xx, 429, timeouts and broken or truncated replies raise
+CallFailed (retryable; its status is what the batch answers if the row never succeeds: 429 when
+vLLM said it is overloaded, else 503). Any other 4xx is about that one row (prompt too long, bad
+parameter): RowRejected, which becomes the row's error value, because sending it again cannot help.
+
+A slot (``--concurrency``) is held until the call has really ended at vLLM: a call that is
+cancelled or times out closes its connection (vLLM aborts a request whose client disconnects)
+and keeps its slot ABORT_GRACE_S longer, so a new call never overlaps the aborted one there.
 """
 
 from __future__ import annotations
@@ -19,15 +24,17 @@ from .config import ProxyConfig
 
 HEALTH_TIMEOUT_S = 5.0
 MAX_ERROR_TEXT = 500
+ABORT_GRACE_S = 0.5  # vLLM notices a closed connection within milliseconds; this leaves a margin
 
 
-class BatchFailure(Exception):
-    """The whole batch must fail with this HTTP status so that Snowflake retries it."""
+class CallFailed(Exception):
+    """One vLLM call failed in a way a retry may fix; `status` is the batch's answer if it stays so."""
 
-    def __init__(self, status: int, reason: str):
+    def __init__(self, status: int, reason: str, *, timed_out: bool = False):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.timed_out = timed_out
 
 
 class RowRejected(Exception):
@@ -45,14 +52,18 @@ class Backend:
         self.model = config.model
         self.concurrency = config.concurrency
         self.request_timeout = config.request_timeout
-        self.semaphore: asyncio.Semaphore | None = None
+        self.slots: asyncio.Semaphore | None = None
+        self.in_flight = 0  # calls holding a slot (aborted ones until their grace is over)
+        self.max_in_flight = 0
+        self.calls = 0  # attempts sent to vLLM
+        self.successes = 0  # attempts that returned a usable reply: tells a sick vLLM from a bad row
         self.session: aiohttp.ClientSession | None = None
         self._auth = {"Authorization": f"Bearer {config.backend_api_key}"} if config.backend_api_key else {}
         self._model_lock: asyncio.Lock | None = None
 
     async def start(self) -> None:
-        """Create the semaphore and the session inside the running loop."""
-        self.semaphore = asyncio.Semaphore(self.concurrency)
+        """Create the slot count and the session inside the running loop."""
+        self.slots = asyncio.Semaphore(self.concurrency)
         self._model_lock = asyncio.Lock()
         # Pass-through and health calls share the session: room for them beside the row calls.
         connector = aiohttp.TCPConnector(limit=self.concurrency + 256, keepalive_timeout=75)
@@ -62,31 +73,55 @@ class Backend:
         if self.session is not None:
             await self.session.close()
 
-    async def chat(self, body: dict) -> dict:
-        """One /v1/chat/completions call, bounded by the semaphore. Returns the parsed reply."""
+    async def chat(self, body: dict, timeout: float | None = None) -> dict:
+        """One /v1/chat/completions attempt in one slot. Returns the parsed reply (with choices)."""
         if "model" not in body:
             body = {**body, "model": await self.model_name()}
-        timeout = aiohttp.ClientTimeout(total=self.request_timeout)
-        async with self.semaphore:
-            try:
-                async with self.session.post(f"{self.base}/v1/chat/completions", json=body,
-                                             timeout=timeout) as resp:
+        timeout = self.request_timeout if timeout is None else timeout
+        await self.slots.acquire()
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        self.calls += 1
+        aborted = False
+        try:
+            async with self.session.post(f"{self.base}/v1/chat/completions", json=body,
+                                         timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+                try:
                     status, raw = resp.status, await resp.read()
-            except TimeoutError:
-                raise BatchFailure(503, f"vLLM did not answer within {self.request_timeout:g} s") from None
-            except aiohttp.ClientError as err:
-                raise BatchFailure(503, f"vLLM is unreachable ({type(err).__name__})") from None
+                except BaseException:
+                    resp.close()  # drop the connection, never reuse it: vLLM then aborts the request
+                    raise
+        except TimeoutError:
+            aborted = True
+            raise CallFailed(503, f"vLLM did not answer within {timeout:g} s", timed_out=True) from None
+        except asyncio.CancelledError:
+            aborted = True
+            raise
+        except aiohttp.ClientError as err:
+            raise CallFailed(503, f"vLLM connection failed ({type(err).__name__})") from None
+        finally:
+            if aborted:
+                asyncio.get_running_loop().call_later(ABORT_GRACE_S, self._release)
+            else:
+                self._release()
         if status == 200:
             try:
-                return json.loads(raw)
+                reply = json.loads(raw)
             except ValueError:
-                raise BatchFailure(503, "vLLM answered 200 with a body that is not JSON") from None
+                raise CallFailed(503, "vLLM answered 200 with a body that is not JSON") from None
+            check_reply(reply)
+            self.successes += 1
+            return reply
         message = error_message(raw)
         if status == 429:
-            raise BatchFailure(429, f"vLLM is overloaded (429): {message}")
+            raise CallFailed(429, f"vLLM is overloaded (429): {message}")
         if status >= 500 or status < 400:
-            raise BatchFailure(503, f"vLLM answered {status}: {message}")
+            raise CallFailed(503, f"vLLM answered {status}: {message}")
         raise RowRejected(status, message)
+
+    def _release(self) -> None:
+        self.in_flight -= 1
+        self.slots.release()
 
     async def model_name(self) -> str:
         """The configured served model name, else the first model vLLM lists (looked up once)."""
@@ -96,7 +131,7 @@ class Backend:
             if not self.model:
                 ids = await self.list_models()
                 if not ids:
-                    raise BatchFailure(503, "vLLM lists no models yet")
+                    raise CallFailed(503, "vLLM lists no models yet")
                 self.model = ids[0]
         return self.model
 
@@ -105,13 +140,13 @@ class Backend:
         try:
             async with self.session.get(f"{self.base}/v1/models", timeout=timeout) as resp:
                 if resp.status != 200:
-                    raise BatchFailure(503, f"vLLM /v1/models answered {resp.status}")
+                    raise CallFailed(503, f"vLLM /v1/models answered {resp.status}")
                 payload = await resp.json(content_type=None)
         except (TimeoutError, aiohttp.ClientError, ValueError) as err:
-            raise BatchFailure(503, f"vLLM /v1/models failed ({type(err).__name__})") from None
+            raise CallFailed(503, f"vLLM /v1/models failed ({type(err).__name__})") from None
         entries = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(entries, list):
-            raise BatchFailure(503, "vLLM /v1/models answered without a data list")
+            raise CallFailed(503, "vLLM /v1/models answered without a data list")
         return [e["id"] for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)]
 
     async def health(self) -> tuple[bool, str, list[str]]:
@@ -125,7 +160,7 @@ class Backend:
             return False, f"vLLM /health is unreachable ({type(err).__name__})", []
         try:
             ids = await self.list_models()
-        except BatchFailure as failure:
+        except CallFailed as failure:
             return False, failure.reason, []
         if self.model and self.model not in ids:
             return False, f"model {self.model!r} is not served; vLLM lists {ids}", ids
@@ -152,10 +187,17 @@ def error_message(raw: bytes) -> str:
     return redact(text if len(text) <= MAX_ERROR_TEXT else text[: MAX_ERROR_TEXT - 3] + "...")
 
 
-def completion_text(reply: Any) -> str:
-    """The first choice's message content ("" when the model produced none, e.g. only tool calls)."""
+def check_reply(reply: Any) -> None:
+    """A 200 reply must carry choices[0].message: anything else is a broken reply (retryable)."""
     try:
-        content = reply["choices"][0]["message"].get("content")
-    except (KeyError, IndexError, TypeError, AttributeError):
-        raise BatchFailure(503, "vLLM answered 200 without choices[0].message") from None
+        message = reply["choices"][0]["message"]
+    except (KeyError, IndexError, TypeError):
+        message = None
+    if not isinstance(message, dict):
+        raise CallFailed(503, "vLLM answered 200 without choices[0].message")
+
+
+def completion_text(reply: dict) -> str:
+    """The first choice's message content ("" when the model produced none, e.g. only tool calls)."""
+    content = reply["choices"][0]["message"].get("content")
     return content if isinstance(content, str) else ""

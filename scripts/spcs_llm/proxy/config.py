@@ -22,9 +22,15 @@ class ProxyConfig:
     port: int = 8080
     concurrency: int = 32  # rows in flight to vLLM at once, process-wide
     model: str | None = None  # vLLM --served-model-name; discovered from /v1/models when unset
-    request_timeout: float = 300.0  # seconds for one row's call to vLLM
+    request_timeout: float = 300.0  # seconds for one call to vLLM (one attempt of a row)
+    row_timeout: float = 600.0  # seconds for a row in one batch attempt, retries and backoff included
+    row_retries: int = 4  # retries of a row after a retryable failure (5xx, 429, broken reply, no connection)
+    retry_backoff: float = 0.25  # seconds before a row's first retry; doubles per retry, capped, jittered
     sync_budget: float = 25.0  # seconds a POST may take before it answers 202 (Snowflake limit: 30 s)
     max_pending_rows: int = 0  # rows admitted but unfinished before 429; 0 means 32 x concurrency
+    max_batch_rows: int = 4096  # rows in one POST /complete; more answers 413
+    max_body_mb: float = 64.0  # size of one POST /complete body; more answers 413
+    abandon_after: float = 300.0  # seconds without a POST or poll after which a batch stops calling vLLM
     result_ttl: float = 900.0  # seconds a finished batch stays available to polls and retries
     result_cache_mb: float = 256.0  # memory cap of the finished-batch cache
     shutdown_grace: float = 20.0  # seconds to finish in-flight batches after SIGTERM
@@ -50,9 +56,21 @@ SETTINGS: list[tuple[str, str, type, str]] = [
     ("port", "PROXY_PORT", int, "port to listen on (default 8080)"),
     ("concurrency", "PROXY_CONCURRENCY", int, "rows sent to vLLM at once (default 32); match MAX_BATCH_ROWS"),
     ("model", "SERVED_MODEL_NAME", str, "model name sent to vLLM and required by /health (default: discover)"),
-    ("request_timeout", "PROXY_REQUEST_TIMEOUT", float, "seconds for one row's vLLM call (default 300)"),
+    ("request_timeout", "PROXY_REQUEST_TIMEOUT", float,
+     "seconds for one vLLM call, one attempt of a row (default 300)"),
+    ("row_timeout", "PROXY_ROW_TIMEOUT", float,
+     "seconds a row may take in one batch attempt, retries included; then its value is a timeout error "
+     "(default 600)"),
+    ("row_retries", "PROXY_ROW_RETRIES", int,
+     "retries of a row after a 5xx, 429, broken reply or connection error (default 4)"),
+    ("retry_backoff", "PROXY_RETRY_BACKOFF", float,
+     "seconds before a row's first retry; doubles per retry up to 8 s, with jitter (default 0.25)"),
     ("sync_budget", "PROXY_SYNC_BUDGET", float, "seconds before a POST answers 202 (default 25)"),
     ("max_pending_rows", "PROXY_MAX_PENDING_ROWS", int, "unfinished rows before 429 (default 32 x concurrency)"),
+    ("max_batch_rows", "PROXY_MAX_BATCH_ROWS", int, "rows in one batch before 413 (default 4096)"),
+    ("max_body_mb", "PROXY_MAX_BODY_MB", float, "MiB of one batch body before 413 (default 64)"),
+    ("abandon_after", "PROXY_ABANDON_AFTER", float,
+     "seconds without a POST or poll before a running batch stops calling vLLM (default 300)"),
     ("result_ttl", "PROXY_RESULT_TTL", float, "seconds finished batches are kept for polls (default 900)"),
     ("result_cache_mb", "PROXY_RESULT_CACHE_MB", float, "memory cap of kept results in MiB (default 256)"),
     ("shutdown_grace", "PROXY_SHUTDOWN_GRACE", float, "seconds to drain after SIGTERM (default 20)"),
@@ -125,6 +143,12 @@ def _validate(c: ProxyConfig) -> None:
         (1 <= c.port <= 65535 or c.port == 0, "port", c.port, "0 (any free port) or 1-65535"),
         (1 <= c.concurrency <= 4096, "concurrency", c.concurrency, "1-4096"),
         (c.request_timeout > 0, "request timeout", c.request_timeout, "seconds > 0"),
+        (c.row_timeout > 0, "row timeout", c.row_timeout, "seconds > 0"),
+        (0 <= c.row_retries <= 20, "row retries", c.row_retries, "0-20"),
+        (0 <= c.retry_backoff <= 60, "retry backoff", c.retry_backoff, "0-60 s"),
+        (1 <= c.max_batch_rows <= 1_000_000, "max batch rows", c.max_batch_rows, "1-1000000"),
+        (0 < c.max_body_mb <= 1024, "max body size", c.max_body_mb, "MiB in (0, 1024]"),
+        (c.abandon_after > 0, "abandon-after time", c.abandon_after, "seconds > 0"),
         (0 < c.sync_budget <= 29, "sync budget", c.sync_budget, "seconds in (0, 29]: Snowflake waits 30 s"),
         (c.max_pending_rows >= 0, "max pending rows", c.max_pending_rows, "0 (32 x concurrency) or more"),
         (c.result_ttl > 0, "result TTL", c.result_ttl, "seconds > 0"),

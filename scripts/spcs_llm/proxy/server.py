@@ -1,18 +1,25 @@
 """The proxy's HTTP side: /complete (service functions), /v1/* pass-through, /health.
 
-Status codes Snowflake sees on /complete (its retry rules: spcs_facts.md §6):
-- 200 with one ``[row_index, value]`` per input row, in input order;
+Status codes Snowflake sees on /complete (its retry rules: spcs_facts.md §6; the full
+fault table is in docs/proxy.md):
+- 200 with one ``[row_index, value]`` per input row, in input order; a row that failed for good
+  (vLLM 4xx, its own timeout, or vLLM failing only this row) has an ``{"error": ...}`` value;
 - 202 while a batch with a batch id is still running after the sync budget (then GET polls);
-- 400 when the body is not ``{"data": [...]}`` (retrying cannot help);
-- 429 when too many rows are pending; 503 when vLLM is down, answers 5xx or times out, and
-  while the proxy is shutting down: Snowflake retries 429 and 503 batches.
+- 400 when the body is not ``{"data": [...]}``; 413 when it has too many rows or bytes
+  (retrying cannot help either);
+- 429 when too many rows are pending, or vLLM said it is overloaded on every retry of a row;
+  503 when vLLM stayed down or broken for a row's retries, and while the proxy shuts down.
+  Snowflake retries 429 and 503 batches; the rows that finished are kept by batch id and are
+  not sent to vLLM again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
+import random
 import socket
 import time
 
@@ -20,13 +27,14 @@ import aiohttp
 from aiohttp import web
 
 from ..redact import redact
-from .backend import Backend, BatchFailure, RowRejected, completion_text
+from .backend import Backend
 from .batches import Batch, BatchStore, Outcome
 from .config import ProxyConfig
-from .rows import Row, error_value, is_error_value, parse_row
+from .encoding import data_body, to_json_bytes
+from .retry import RetryPolicy, run_row
+from .rows import Row, is_error_value, parse_row
 
 BATCH_ID_HEADER = "sf-external-function-query-batch-id"
-MAX_BODY_BYTES = 128 * 1024 * 1024  # Snowflake's batch payload limit is not documented
 SERVER_SHUTDOWN_TIMEOUT_S = 2.0
 # Hop-by-hop headers (RFC 9110 §7.6.1) and those aiohttp sets itself are not copied.
 _NOT_FORWARDED = {
@@ -42,13 +50,20 @@ class ProxyServer:
         self.config = config
         self.backend = Backend(config)
         self.store = BatchStore(config.result_ttl, int(config.result_cache_mb * 1024 * 1024))
+        self.policy = RetryPolicy(config.row_retries, config.row_timeout, config.request_timeout,
+                                  config.retry_backoff)
+        self.rng = random.Random()
         self.pending_rows = 0
         self.draining = False
         self.port: int | None = None
-        self.stats = {"batches": 0, "rows": 0, "row_errors": 0, "failed_batches": 0, "rejected_429": 0}
+        self.stats = {"batches": 0, "rows": 0, "row_errors": 0, "failed_batches": 0, "rejected_429": 0,
+                      "rejected_413": 0, "rows_kept_from_earlier_attempts": 0, "row_retries": 0,
+                      "abandoned_batches": 0}
         self._tasks: set[asyncio.Task] = set()
+        self._live: dict[asyncio.Task, Batch] = {}  # running attempts, with or without a batch id
+        self._janitor: asyncio.Task | None = None
         self._runner: web.AppRunner | None = None
-        self.app = web.Application(client_max_size=MAX_BODY_BYTES)
+        self.app = web.Application(client_max_size=int(config.max_body_mb * 1024 * 1024))
         self.app.router.add_post("/complete", self.post_complete)
         self.app.router.add_get("/complete", self.get_complete)
         self.app.router.add_get("/health", self.health)
@@ -60,12 +75,15 @@ class ProxyServer:
     async def start(self, sock: socket.socket | None = None) -> int:
         """Listen (on `sock`, or on config host:port) and return the bound port."""
         await self.backend.start()
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
+        # handler_cancellation: a caller that hangs up cancels its handler, so a batch nobody
+        # can collect any more (no batch id) and a pass-through call stop calling vLLM.
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, handler_cancellation=True,
                                      shutdown_timeout=SERVER_SHUTDOWN_TIMEOUT_S)
         await self._runner.setup()
         sock = sock or bind_socket(self.config.host, self.config.port)
         await web.SockSite(self._runner, sock).start()
         self.port = sock.getsockname()[1]
+        self._janitor = asyncio.create_task(self._abandon_unwatched())
         return self.port
 
     async def stop(self, grace: float | None = None) -> None:
@@ -81,6 +99,9 @@ class ProxyServer:
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
+        if self._janitor is not None:
+            self._janitor.cancel()
+            await asyncio.gather(self._janitor, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
         await self.backend.close()
@@ -92,27 +113,48 @@ class ProxyServer:
         if self.draining:
             return _json_error(503, "the proxy is shutting down; retry")
         try:
-            payload = json.loads(await request.read())
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return self._too_large(batch_id, f"the body is larger than {self.config.max_body_mb:g} MiB "
+                                             "(PROXY_MAX_BODY_MB)")
+        try:
+            payload = json.loads(raw)
         except (ValueError, RecursionError):
             return _json_error(400, 'the body is not JSON; expected {"data": [[row_index, ...], ...]}')
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, list):
             return _json_error(400, 'the body needs a "data" array of rows: {"data": [[row_index, ...], ...]}')
-        if batch_id is not None:
-            known = self.store.get(batch_id)
-            if known is not None and (not known.done or known.outcome.status == 200):
+        if len(data) > self.config.max_batch_rows:
+            return self._too_large(batch_id, f"the batch has {len(data)} rows; at most "
+                                             f"{self.config.max_batch_rows} are allowed (PROXY_MAX_BATCH_ROWS)")
+        fingerprint = hashlib.blake2b(raw, digest_size=16).digest()
+        known = self.store.get(batch_id) if batch_id is not None else None
+        if known is not None and known.fingerprint == fingerprint:
+            known.touch()
+            if not known.done or known.outcome.status == 200:
                 return await self._answer(known)  # a retry or duplicate: never run the rows twice
+        else:
+            known = None  # unknown, or the same id with other rows: start afresh
         rows = [parse_row(row, position) for position, row in enumerate(data)]
-        if self.pending_rows and self.pending_rows + len(rows) > self.config.pending_limit:
+        batch = known or Batch(batch_id, len(rows), fingerprint)
+        calls = sum(1 for i, row in enumerate(rows) if row.request and batch.answers[i] is None)
+        overloaded = self.pending_rows and self.pending_rows + calls > self.config.pending_limit
+        if overloaded or (known is None and batch_id is not None and self.store.full):
             self.stats["rejected_429"] += 1
-            self._log_batch(batch_id, len(rows), 0, 0, 429, 0.0, False,
-                            f"pending={self.pending_rows} limit={self.config.pending_limit}")
-            return _json_error(429, f"overloaded: {self.pending_rows} rows pending; retry later")
-        batch = Batch(batch_id, len(rows))
-        self.pending_rows += batch.rows
-        batch.task = asyncio.create_task(self._run(batch, rows))
+            why = (f"pending={self.pending_rows} limit={self.config.pending_limit}" if overloaded
+                   else "result cache full of uncollected results")
+            self._log_batch(batch_id, len(rows), 0, 0, 429, 0.0, False, why)
+            return _json_error(429, f"overloaded ({why}); retry later")
+        if known is not None:
+            batch.attempt += 1
+            batch.outcome, batch.went_async, batch.started = None, False, time.monotonic()
+        batch.collected = True
+        batch.abandon_reason = None
+        self.pending_rows += calls
+        batch.task = asyncio.create_task(self._run(batch, rows, calls))
         self._tasks.add(batch.task)
-        batch.task.add_done_callback(self._tasks.discard)
+        self._live[batch.task] = batch
+        batch.task.add_done_callback(self._forget)
         if batch_id is not None:
             self.store.add(batch)
         return await self._answer(batch)
@@ -133,79 +175,130 @@ class ProxyServer:
         batch = self.store.get(batch_id)
         if batch is None:
             return _json_error(404, "unknown batch id: never started here, expired, or the proxy restarted")
+        batch.touch()
         if batch.done:
+            self.store.collected(batch)
             return _outcome_response(batch.outcome)
         return _accepted(batch)
 
     async def _answer(self, batch: Batch) -> web.Response:
         """Wait up to the sync budget; then 202 if Snowflake can poll for it (it has a batch id)."""
         timeout = self.config.sync_budget if batch.batch_id is not None else None
-        await asyncio.wait({batch.task}, timeout=timeout)  # asyncio.wait never cancels the task
+        batch.watchers += 1
+        try:
+            await asyncio.wait({batch.task}, timeout=timeout)  # asyncio.wait never cancels the task
+        finally:  # also when the caller hung up (the handler is cancelled then)
+            batch.watchers -= 1
+            batch.touch()
+            if batch.batch_id is None and batch.watchers == 0 and not batch.done:
+                self._abandon(batch, "the caller hung up and there is no batch id to collect it by")
         if batch.done:
+            if batch.batch_id is not None:
+                self.store.collected(batch)
             return _outcome_response(batch.outcome)
         batch.went_async = True
+        batch.collected = False
         return _accepted(batch)
 
-    async def _run(self, batch: Batch, rows: list[Row]) -> None:
+    def _abandon(self, batch: Batch, reason: str) -> None:
+        if batch.task is not None and not batch.task.done() and batch.abandon_reason is None:
+            batch.abandon_reason = reason
+            self.stats["abandoned_batches"] += 1
+            batch.task.cancel()
+
+    async def _abandon_unwatched(self) -> None:
+        """Stop batches that nobody has POSTed or polled for `abandon_after` seconds: Snowflake has
+        given up on them (query cancelled or failed). Their finished rows stay kept."""
+        period = min(1.0, self.config.abandon_after / 4)
+        while True:
+            await asyncio.sleep(period)
+            cutoff = time.monotonic() - self.config.abandon_after
+            for batch in list(self._live.values()):
+                if batch.watchers == 0 and batch.last_contact < cutoff:
+                    self._abandon(batch, f"no POST or poll for {self.config.abandon_after:g} s")
+
+    def _forget(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        self._live.pop(task, None)
+
+    def _too_large(self, batch_id: str | None, message: str) -> web.Response:
+        self.stats["rejected_413"] += 1
+        self._log_batch(batch_id, 0, 0, 0, 413, 0.0, False, message)
+        return _json_error(413, message + "; lower the function's MAX_BATCH_ROWS or raise the limit")
+
+    async def _run(self, batch: Batch, rows: list[Row], calls: int) -> None:
         outcome = Outcome(500, _error_body("internal proxy error"), errors=batch.rows)
         reason = ""
+        kept = sum(1 for i, row in enumerate(rows) if row.request and batch.answers[i] is not None)
+        self.stats["rows_kept_from_earlier_attempts"] += kept
         try:
-            answers = await self._run_rows(rows)
-            errors = sum(1 for _, value in answers if is_error_value(value))
-            body = json.dumps({"data": answers}, ensure_ascii=False).encode()
-            outcome = Outcome(200, body, ok=len(answers) - errors, errors=errors)
-        except BatchFailure as failure:
-            reason = failure.reason
-            outcome = Outcome(failure.status, _error_body(failure.reason), errors=batch.rows)
+            outcome, reason = await self._run_rows(batch, rows)
         except asyncio.CancelledError:
-            reason = "cancelled at shutdown"
-            outcome = Outcome(503, _error_body("the proxy shut down before the batch finished; retry"),
-                              errors=batch.rows)
-            raise
+            reason = batch.abandon_reason or "cancelled at shutdown"
+            message = ("the batch was abandoned: " + batch.abandon_reason if batch.abandon_reason
+                       else "the proxy shut down before the batch finished")
+            outcome = Outcome(503, _error_body(message + "; retry (finished rows are kept)"), errors=batch.rows)
+            if batch.abandon_reason is None:
+                raise
         except Exception as err:  # a bug: answer 500 (Snowflake retries it) and say what it was
             reason = f"internal error {type(err).__name__}"
             # The type only: an exception's text may quote row data. The traceback at DEBUG.
             log.error(redact(f"batch {batch.batch_id or '-'} failed: {reason}"),
                       exc_info=log.isEnabledFor(logging.DEBUG))
         finally:
-            self.pending_rows -= batch.rows
+            self.pending_rows -= calls - batch.settled
+            batch.settled = 0
             batch.outcome = outcome
+            if outcome.status == 200:
+                batch.answers = None  # the body holds them now
             if batch.batch_id is not None:
                 self.store.finish(batch)
             elapsed_ms = (time.monotonic() - batch.started) * 1000
             self._count(batch, outcome)
+            extra = f" attempt={batch.attempt} kept={kept}" if batch.attempt > 1 else ""
             self._log_batch(batch.batch_id, batch.rows, outcome.ok, outcome.errors, outcome.status,
-                            elapsed_ms, batch.went_async, reason)
+                            elapsed_ms, batch.went_async, reason, extra)
 
-    async def _run_rows(self, rows: list[Row]) -> list[list]:
-        """All rows at once (the semaphore bounds the calls); the first batch failure cancels the rest."""
-        answers: list = [[row.index, row.value] for row in rows]
-        calls = {asyncio.ensure_future(self._call(row)): i for i, row in enumerate(rows) if row.request}
-        if not calls:
-            return answers
-        try:
-            done, pending = await asyncio.wait(calls, return_when=asyncio.FIRST_EXCEPTION)
-        except asyncio.CancelledError:  # shutdown: stop this batch's calls too
-            for task in calls:
-                task.cancel()
-            await asyncio.gather(*calls, return_exceptions=True)
-            raise
-        failed = [task for task in done if task.exception() is not None]
-        if failed:
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-            raise failed[0].exception()
-        for task, i in calls.items():
-            answers[i][1] = task.result()
-        return answers
+    async def _run_rows(self, batch: Batch, rows: list[Row]) -> tuple[Outcome, str]:
+        """Every unfinished row at once (the slots bound the calls); each row retries on its own."""
+        tasks = []
+        for i, row in enumerate(rows):
+            if batch.answers[i] is not None:
+                continue  # answered in an earlier attempt of this batch
+            if row.request:
+                tasks.append(asyncio.ensure_future(self._row(batch, i, row)))
+            else:
+                batch.keep(i, to_json_bytes([row.index, row.value]), is_error_value(row.value))
+        if tasks:
+            try:
+                await asyncio.gather(*tasks)
+            except BaseException:  # cancelled (shutdown, abandoned) or a bug: stop the rows too
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
+        failures = [task.result() for task in tasks if task.result() is not None]
+        if failures:
+            status = 429 if all(f.status == 429 for f in failures) else 503
+            message = (f"{len(failures)} of {batch.rows} rows got no answer: vLLM failed on every retry "
+                       f"({failures[0].reason}); retry the batch: its {batch.rows - len(failures)} "
+                       f"finished rows are kept and not sent again")
+            return Outcome(status, _error_body(message), errors=len(failures)), failures[0].reason
+        errors = batch.error_rows
+        return Outcome(200, data_body(batch.answers), ok=batch.rows - errors, errors=errors), ""
 
-    async def _call(self, row: Row):
+    async def _row(self, batch: Batch, position: int, row: Row):
+        """Run one row; keep its value in the batch. Returns the last failure if it stays unfinished."""
         try:
-            reply = await self.backend.chat(row.request)
-        except RowRejected as rejected:
-            return error_value("backend_rejected", rejected.message, rejected.status)
-        return reply if row.full else completion_text(reply)
+            result = await run_row(self.backend, row, self.policy, self.rng)
+        finally:
+            self.pending_rows -= 1
+            batch.settled += 1
+        self.stats["row_retries"] += result.attempts - 1
+        if not result.done:
+            return result.failure
+        batch.keep(position, to_json_bytes([row.index, result.value]), is_error_value(result.value))
+        return None
 
     def _count(self, batch: Batch, outcome: Outcome) -> None:
         self.stats["batches"] += 1
@@ -213,9 +306,9 @@ class ProxyServer:
         self.stats["row_errors"] += outcome.errors if outcome.status == 200 else 0
         self.stats["failed_batches"] += outcome.status != 200
 
-    def _log_batch(self, batch_id, rows, ok, errors, status, elapsed_ms, went_async, reason) -> None:
+    def _log_batch(self, batch_id, rows, ok, errors, status, elapsed_ms, went_async, reason, extra="") -> None:
         line = (f"batch id={batch_id or '-'} rows={rows} ok={ok} errors={errors} status={status} "
-                f"elapsed_ms={elapsed_ms:.0f} async={'yes' if went_async else 'no'}")
+                f"elapsed_ms={elapsed_ms:.0f} async={'yes' if went_async else 'no'}{extra}")
         log.info(redact(line + (f" reason={reason}" if reason else "")))
 
     # ---- /health ------------------------------------------------------------------------------
@@ -225,7 +318,8 @@ class ProxyServer:
             return web.json_response({"status": "unavailable", "reason": "shutting down"}, status=503)
         ready, reason, models = await self.backend.health()
         body = {"status": "ok" if ready else "unavailable", "reason": reason, "models": models,
-                "model": self.backend.model, "pending_rows": self.pending_rows}
+                "model": self.backend.model, "pending_rows": self.pending_rows,
+                "in_flight": self.backend.in_flight}
         return web.json_response(body, status=200 if ready else 503)
 
     # ---- /v1/* pass-through -------------------------------------------------------------------
