@@ -14,6 +14,7 @@ from ..errors import EXIT_ENVIRONMENT, SpcsLlmError
 
 _SQL = "https://docs.snowflake.com/en/sql-reference/sql/"
 _FN = "https://docs.snowflake.com/en/sql-reference/functions/"
+_USAGE = "https://docs.snowflake.com/en/sql-reference/account-usage/"
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,20 @@ DOCS: dict[str, DocColumns] = {
         "https://docs.snowflake.com/en/developer-guide/logging-tracing/event-table-columns",
         ("timestamp", "resource_attributes", "record_type", "record", "record_attributes", "value"),
     ),
+    "show-versions-in-model": DocColumns(
+        _SQL + "show-versions-in-model",
+        ("created_on", "name", "aliases", "database_name", "schema_name", "model_name", "is_default_version",
+         "functions", "metadata", "user_data"),
+        tolerated=("inference_services",),  # read by snowflake-ml-python's list_services (model_ops.py)
+    ),
+    # `cost`: our aggregating SELECTs over account usage views; the columns are the template's aliases.
+    "spcs-credits-by-pool": DocColumns(
+        _USAGE + "snowpark_container_services_history",
+        ("compute_pool_name", "credits_used", "first_hour", "last_hour")),
+    "model-serving-credits-by-service": DocColumns(
+        _USAGE + "model_serving_usage_history",
+        ("service_name", "compute_pool_name", "model_name", "model_version_name", "credits")),
+    "metering-spcs-credits": DocColumns(_USAGE + "metering_history", ("credits_used",)),
     # DDL statements answer with one "status" row (the message text is not specified).
     "ddl-status": DocColumns(_SQL + "create-compute-pool", ("status",)),
 }
