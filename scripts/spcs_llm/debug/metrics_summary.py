@@ -60,6 +60,9 @@ def summarise(rows: list[dict]) -> dict:
             if isinstance(entry[field], float):
                 entry[field] = round(entry[field], 3)
     for entry in containers.values():
+        for field in ("restarts", "last_exit_code"):
+            if isinstance(entry.get(field), float) and entry[field].is_integer():
+                entry[field] = int(entry[field])
         if entry.get("memory_used_gib") and entry.get("memory_limit_gib"):
             entry["memory_used_ratio"] = round(entry["memory_used_gib"] / entry["memory_limit_gib"], 3)
     for gpu in gpus.values():

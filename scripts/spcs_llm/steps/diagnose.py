@@ -30,22 +30,27 @@ def add_arguments(parser) -> None:
 
 def run(args) -> StepResult:
     minutes = window.minutes(args.since)
+    problems: list[str] = []
+    refused: list[str] = []
     if args.from_file:
-        ev, mode, statements, plan_path = _from_files(args), "files", [], args.plan
+        ev, mode, statements = _from_files(args), "files", []
     else:
-        ev, mode, statements = _live(args, minutes)
-        plan_path = args.plan
+        ev, mode, statements, problems, refused = _live(args, minutes)
+    plan_path = args.plan
     if not ev.sources:
         raise SpcsLlmError("no evidence to diagnose", hint="pass --from-file PATH or a service to read")
     findings = signatures.match(ev)
     notes = _record_kv(findings, ev, plan_path, dry_run=args.dry_run or args.no_record or ev.plan is None)
-    unreadable = mode == "live" and not ev.lines and not ev.events and not ev.containers and \
-        ev.service_status is None
+    # Refused logs or events mean the evidence is partial: never call that healthy.
+    unreadable = mode not in ("files", "dry-run") and (bool(refused) or (
+        not ev.lines and not ev.events and not ev.containers and ev.service_status is None))
+    missing = sorted({_hint(text) for text in refused})
     data = {"service": ev.service, "mode": mode, "sources": ev.sources, "findings": [f.as_dict() for f in findings],
-            "healthy": not findings and not unreadable, "notes": notes, "statements": statements}
+            "healthy": not findings and not unreadable, "refused": refused, "missing_privileges": missing,
+            "problems": problems, "notes": notes, "statements": statements}
     if mode == "dry-run":
         exit_code = 0
-    elif unreadable:
+    elif unreadable and not findings:
         exit_code = EXIT_ENVIRONMENT
     else:
         exit_code = EXIT_NEGATIVE if findings else 0
@@ -79,35 +84,44 @@ def _live(args, minutes: int):
 
     service, plan = target.service_fqn(args)
     ev = evidence_module.Evidence(service=service, plan=plan)
+    refused: list[str] = []
     with SqlRunner.from_args(args) as runner:
         row, missing = collect.service_row(runner, service)
-        ev.sources.append("DESCRIBE SERVICE" if row else f"DESCRIBE SERVICE: {missing}")
+        problems: list[str] = [missing] if missing else []
+        ev.sources.append("DESCRIBE SERVICE")
         ev.service_status = str((row or {}).get("status") or "").upper() or None
         logs = logs_step.read(runner, service, minutes=minutes, lines=collect.DEFAULT_LOG_LINES)
         ev.containers = logs["containers"]
         for record in logs["container_logs"]:
             where = f"{record['container_name']} {record['run']} run"
             ev.add_log(where, record["lines"])
-            ev.sources.append(f"SYSTEM$GET_SERVICE_LOGS {where}" + (f": {record['error']}" if record["error"] else ""))
+            _note_source(ev, problems, refused, f"logs {where}", record)
         for key in ("event_logs", "event_table"):
             if logs[key]:
                 ev.add_log(logs[key]["source"], logs_step.lines_of(logs[key]))
-                ev.sources.append(logs[key]["source"] + (f": {logs[key]['error']}" if logs[key]["error"] else ""))
+                _note_source(ev, problems, refused, logs[key]["source"], logs[key])
         events = events_step.read(runner, service, minutes=minutes)
         ev.events = events["events"]
         for key in ("spcs_get_events", "event_table"):
             if events[key]:
-                ev.sources.append(events[key]["source"] + (f": {events[key]['error']}" if events[key]["error"] else ""))
+                _note_source(ev, problems, refused, events[key]["source"], events[key])
         if row is not None:
             metrics = metrics_step.read(runner, service, minutes=minutes)
             ev.metrics = {"containers": metrics["containers"], "gpus": metrics["gpus"]}
-            ev.sources.append("spcs_get_metrics" + (f": {metrics['source']['error']}" if metrics["source"]["error"]
-                                                    else ""))
+            _note_source(ev, problems, refused, "spcs_get_metrics", metrics["source"])
             if row.get("compute_pool"):
                 ev.pool, why = collect.compute_pool(runner, str(row["compute_pool"]))
-                ev.sources.append("DESCRIBE COMPUTE POOL" + (f": {why}" if why else ""))
+                ev.sources.append("DESCRIBE COMPUTE POOL")
+                problems += [why] if why else []
         mode, statements = runner.mode, runner.statements
-    return ev, mode, statements
+    return ev, mode, statements, problems, refused
+
+
+def _note_source(ev, problems: list[str], refused: list[str], name: str, record: dict) -> None:
+    """Name what was read; keep each distinct error once (the same missing grant refuses every query)."""
+    ev.sources.append(name)
+    if record.get("error"):
+        (refused if record.get("refused") else problems).append(f"{name}: {record['error']}")
 
 
 def _record_kv(findings, ev, plan_path: str, *, dry_run: bool) -> list[str]:
@@ -136,13 +150,20 @@ def _record_kv(findings, ev, plan_path: str, *, dry_run: bool) -> list[str]:
     return notes
 
 
+def _hint(text: str) -> str:
+    """The privilege part of a refusal ('your role needs ...'), else the message."""
+    return text[text.index("(your role") + 1:].rstrip(")") if "(your role" in text else text
+
+
 def _text(data: dict) -> str:
     out = [f"{data['service'] or 'evidence'}: diagnose ({data['mode']}; read: {', '.join(data['sources']) or '-'})"]
+    out += [f"refused: {hint}" for hint in data["missing_privileges"]]
+    out += [f"could not read: {problem}" for problem in data["problems"]]
     if data["mode"] == "dry-run":
         out.append("dry run: nothing was read, so nothing can match")
     elif not data["findings"]:
         out.append("no known failure matches: the service looks healthy from this evidence" if data["healthy"]
-                   else "nothing could be read: see the sources above for the missing privilege")
+                   else "cannot tell: the logs and events could not be read (see 'refused' above)")
     for index, finding in enumerate(data["findings"], 1):
         out += ["", f"{index}. {finding['cause']} (confidence {finding['confidence']:.2f}): {finding['title']}"]
         out += ["   evidence:"] + [f"     {line}" for line in finding["evidence"]]

@@ -2,13 +2,19 @@
 ENDPOINTS IN SERVICE. With --wait, polls and shows progress (phase, elapsed time, container states,
 restarts) until the service is ready: every container READY and, for a public endpoint, the
 endpoint answering an HTTP GET made with a programmatic access token (PAT) read from an env var or
-file (never printed). RUNNING alone does not mean the model is loaded.
+file (never printed). RUNNING alone does not mean the model is loaded, and READY alone does not
+mean healthy: a container that keeps restarting (restart count rising, or several recent restarts
+after a non-zero exit) is phase `restarting`, a crash loop, and --wait stops there with the
+`spcs-llm diagnose` command to run. The default wait (9 minutes) fits an assistant's command
+timeout; run the same command again to keep waiting.
 Exit codes: 0 ready, 1 not ready (or timed out, or failed; see the debugging pointer), 2 bad input,
 3 Snowflake, connection or endpoint authentication error."""
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -22,7 +28,9 @@ from ..snowflake.access import SqlError, SqlRunner
 from ..snowflake.args import add_snowflake_arguments
 from ..snowflake.targets import fqn, load_plan_optional, require_schema, require_service
 
-DEFAULT_TIMEOUT_S = 1800
+DEFAULT_TIMEOUT_S = 540  # 9 minutes: inside an assistant's 10-minute command timeout; re-run to continue
+CRASH_LOOP_RESTARTS = 3  # restarts after a non-zero exit that make a crash loop (1-2 can be a node replacement)
+CRASH_LOOP_WINDOW_S = 1800  # ... when the last restart is this recent (older restarts are history)
 DEFAULT_INTERVAL_S = 15
 DEFAULT_PAT_ENV = "SNOWFLAKE_PAT"  # the same default as spcs-llm usage
 PROBE_TIMEOUT_S = 10
@@ -31,9 +39,10 @@ SUSPENDED_STATES = ("SUSPENDING", "SUSPENDED")
 DEBUG_PLAYBOOK = "skills/spcs-llm/debug/SKILL.md"
 DEBUG_DOC = "docs/account.md#when-a-service-does-not-become-ready"
 
-# Injection points for tests (no real waiting).
+# Injection points for tests (no real waiting, a fixed "now" for restart times).
 _clock = time.monotonic
 _sleep = time.sleep
+_wallclock = lambda: _dt.datetime.now(_dt.UTC)  # noqa: E731
 
 
 def add_arguments(parser) -> None:
@@ -43,7 +52,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--schema", help="schema (default: the plan's snowflake.schema)")
     parser.add_argument("--wait", action="store_true", help="poll until ready, failed or --timeout")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
-                        help=f"with --wait: give up after S seconds (default {DEFAULT_TIMEOUT_S})")
+                        help=f"with --wait: stop waiting after S seconds (default {DEFAULT_TIMEOUT_S}, which fits an "
+                             "assistant's command timeout; run the command again to keep waiting)")
     parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL_S, metavar="S",
                         help=f"with --wait: seconds between polls (default {DEFAULT_INTERVAL_S})")
     parser.add_argument("--endpoint", help="endpoint to probe (default: the first public endpoint)")
@@ -74,14 +84,17 @@ def run(args) -> StepResult:
             return StepResult(data=data, text=_text(data) + "\n" + note)
         start = _clock()
         history: list[dict] = []
+        seen_restarts: dict | None = None
         while True:
-            snap = _snapshot(runner, service, args, token)
+            snap = _snapshot(runner, service, args, token, seen_restarts)
+            seen_restarts = _restart_counts(snap["containers"])
             elapsed = round(_clock() - start, 1)
             history.append({"elapsed_s": elapsed, "phase": snap["phase"], "service_status": snap["service_status"],
                             "restarts": snap["restarts"]})
             if args.wait:
                 _progress(elapsed, snap, history)
-            if not args.wait or snap["phase"] in ("ready", "failed", "suspended", "auth-failed", "missing"):
+            if not args.wait or snap["phase"] in ("ready", "failed", "suspended", "auth-failed", "missing") \
+                    or snap["crash_loop"]:
                 break
             if elapsed + args.interval > args.timeout:
                 snap["phase"] = "timed-out"
@@ -90,9 +103,9 @@ def run(args) -> StepResult:
         data = {"mode": runner.mode, "service": service, **snap, "waited_s": elapsed if args.wait else 0,
                 "history": history if args.wait else [], "statements": runner.statements}
     data["debug"] = _debug_pointer() if data["phase"] != "ready" else None
-    data["log_statements"] = [statements.service_logs(service, c["instance_id"], c["container_name"]) + ";"
-                              for c in data["containers"] if c["status"] != "READY" and c["container_name"]] \
-        if data["phase"] != "ready" else []
+    data["log_statements"] = _log_statements(service, data["containers"]) if data["phase"] != "ready" else []
+    data["diagnose"] = f"spcs-llm diagnose --service {service}" if data["phase"] in (
+        "restarting", "failed", "timed-out") else None
     _record_ingress(args.plan, plan, data.get("endpoint"))
     exit_code = 0 if data["phase"] == "ready" else EXIT_ENVIRONMENT if data["phase"] == "auth-failed" \
         else EXIT_NEGATIVE
@@ -138,7 +151,7 @@ def _read_token(env_var: str, path: str | None) -> str | None:
     return token or None
 
 
-def _snapshot(runner: SqlRunner, service: str, args, token: str | None) -> dict:
+def _snapshot(runner: SqlRunner, service: str, args, token: str | None, seen_restarts: dict | None = None) -> dict:
     try:
         described = runner.query(statements.describe_service(service), doc="describe-service")
     except SqlError as err:
@@ -149,7 +162,7 @@ def _snapshot(runner: SqlRunner, service: str, args, token: str | None) -> dict:
     endpoints = runner.query(statements.show_endpoints(service), doc="show-endpoints")
     desc = described[0] if described else {}
     containers = [{k: r.get(k) for k in ("instance_id", "container_name", "status", "message", "restart_count",
-                                         "last_exit_code", "image_name")} for r in rows]
+                                         "last_exit_code", "last_restart_time", "image_name")} for r in rows]
     endpoint = _pick_endpoint(endpoints, args.endpoint)
     snap = {
         "service_status": desc.get("status"),
@@ -163,7 +176,8 @@ def _snapshot(runner: SqlRunner, service: str, args, token: str | None) -> dict:
         "probe": None,
         "message": None,
     }
-    snap["phase"] = _phase(snap)
+    snap["crash_loop"] = _crash_loop(containers, seen_restarts)
+    snap["phase"] = "restarting" if snap["crash_loop"] else _phase(snap)
     if snap["phase"] == "containers-ready" and endpoint and endpoint["public"]:
         snap["probe"] = _probe(endpoint, args.probe_path, token)
         snap["phase"] = {"answering": "ready", "auth-failed": "auth-failed", "not-probed": "ready"}.get(
@@ -175,7 +189,62 @@ def _snapshot(runner: SqlRunner, service: str, args, token: str | None) -> dict:
 
 def _empty() -> dict:
     return {"service_status": None, "compute_pool": None, "instances": None, "containers": [], "endpoints": [],
-            "restarts": 0, "endpoint": None, "probe": None, "message": None}
+            "restarts": 0, "endpoint": None, "probe": None, "message": None, "crash_loop": []}
+
+
+def _restart_counts(containers: list[dict]) -> dict:
+    return {(c["instance_id"], c["container_name"]): int(c["restart_count"] or 0) for c in containers}
+
+
+def _crash_loop(containers: list[dict], seen_restarts: dict | None) -> list[str]:
+    """Why the containers are in a crash loop (empty: they are not). A container that exited with an error
+    and restarted since the previous poll is one; so is one with CRASH_LOOP_RESTARTS restarts after a
+    non-zero exit, the last within CRASH_LOOP_WINDOW_S (READY between two crashes does not count as up)."""
+    reasons = []
+    for c in containers:
+        restarts = int(c["restart_count"] or 0)
+        crashed = str(c["status"]).upper() == "FAILED" or c.get("last_exit_code") not in (None, 0, "0")
+        if not restarts or not crashed:
+            continue
+        before = (seen_restarts or {}).get((c["instance_id"], c["container_name"]))
+        label = f"{c['container_name']} (instance {c['instance_id']})"
+        if before is not None and restarts > before:
+            reasons.append(f"{label} restarted during the wait ({before} -> {restarts} restarts, last exit "
+                           f"{c.get('last_exit_code')})")
+        elif restarts >= CRASH_LOOP_RESTARTS and _recent(c.get("last_restart_time")):
+            reasons.append(f"{label} has restarted {restarts} times, last exit {c.get('last_exit_code')}")
+    return reasons
+
+
+def _recent(value) -> bool:
+    """Whether a restart time is within CRASH_LOOP_WINDOW_S of now (unknown: assume it is)."""
+    if not value:
+        return True
+    text = re.sub(r"\s*([+-]\d{2}):?(\d{2})$", r"\1\2", str(value).strip().replace("Z", "+0000"))
+    try:
+        when = _dt.datetime.strptime(text.replace("T", " "), "%Y-%m-%d %H:%M:%S.%f%z")
+    except ValueError:
+        try:
+            when = _dt.datetime.strptime(text.replace("T", " "), "%Y-%m-%d %H:%M:%S%z")
+        except ValueError:
+            return True
+    return (_wallclock() - when).total_seconds() <= CRASH_LOOP_WINDOW_S
+
+
+def _log_statements(service: str, containers: list[dict]) -> list[str]:
+    """The log of every container that is not READY or restarted: the current run, and the previous run
+    (the one that crashed) when it restarted."""
+    from ..debug import sql as debug_sql
+
+    out = []
+    for c in containers:
+        if not c["container_name"] or (c["status"] == "READY" and not int(c["restart_count"] or 0)):
+            continue
+        out.append(statements.service_logs(service, c["instance_id"], c["container_name"]) + ";")
+        if int(c["restart_count"] or 0):
+            out.append(debug_sql.container_logs(service, c["instance_id"], c["container_name"], lines=100,
+                                                previous=True) + ";")
+    return out
 
 
 def _pick_endpoint(endpoints: list[dict], wanted: str | None) -> dict | None:
@@ -278,9 +347,13 @@ def _text(data: dict) -> str:
     if data.get("debug"):
         lines.append("")
         if data["phase"] == "timed-out":
-            lines.append("timed out before the service was ready.")
+            lines.append(f"not ready after {data['waited_s']:g} s; run the same command again to keep waiting.")
+        for reason in data.get("crash_loop") or []:
+            lines.append(f"crash loop: {reason}")
         if data.get("log_statements"):
             lines.append("container logs:")
             lines += [f"  {s}" for s in data["log_statements"]]
+        if data.get("diagnose"):
+            lines.append(f"find the cause: {data['diagnose']}")
         lines.append(f"debugging: {data['debug']}")
     return "\n".join(lines)
