@@ -22,7 +22,8 @@ def rate(family: str | None, plan: dict | None) -> float | None:
     from ..catalog import instance_families
 
     cloud = plan_file.get(plan or {}, "request.cloud")
-    rates = {f.credits_per_hour for f in instance_families() if f.name == family and (cloud is None or f.cloud == cloud)}
+    rates = {f.credits_per_hour for f in instance_families()
+             if f.name == family and (cloud is None or f.cloud == cloud)}
     return rates.pop() if len(rates) == 1 else (max(rates) if rates else None)
 
 

@@ -113,9 +113,11 @@ def _billing_now(pools: list[dict], plan: dict | None) -> list[dict]:
         if not nodes:
             continue
         rate = billing.rate(pool.get("instance_family"), plan)
-        out.append({"name": pool.get("name"), "state": pool.get("state"), "instance_family": pool.get("instance_family"),
-                    "nodes": nodes, "num_services": pool.get("num_services"), "num_jobs": pool.get("num_jobs"),
-                    "auto_suspend_secs": pool.get("auto_suspend_secs"), "credits_per_hour": billing.per_hour(rate, nodes)})
+        out.append({"name": pool.get("name"), "state": pool.get("state"),
+                    "instance_family": pool.get("instance_family"), "nodes": nodes,
+                    "num_services": pool.get("num_services"), "num_jobs": pool.get("num_jobs"),
+                    "auto_suspend_secs": pool.get("auto_suspend_secs"),
+                    "credits_per_hour": billing.per_hour(rate, nodes)})
     return out
 
 
@@ -164,7 +166,8 @@ def _text(data: dict) -> str:
         lines.append("\nbilling now: no compute pool is IDLE, ACTIVE, STOPPING or RESIZING")
     burn = data["plan_burn_rate"]
     if burn:
-        lines.append(f"\nthe plan's burn rate: {burn['credits_per_hour'][0]}-{burn['credits_per_hour'][1]} credits/hour "
+        low, high = burn["credits_per_hour"]
+        lines.append(f"\nthe plan's burn rate: {low}-{high} credits/hour "
                      f"({burn['instance_family']}, {burn['nodes'][0]}-{burn['nodes'][1]} node(s)), "
                      f"{burn['credits_per_day_at_min']} credits/day at the minimum while it runs")
     return "\n".join(lines)

@@ -37,8 +37,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--pool-max-nodes", type=int, metavar="N",
                         help="scale: also set the pool's MAX_NODES (more instances than nodes stay PENDING)")
     parser.add_argument("--secs", type=int, metavar="S",
-                        help=f"auto-suspend: idle seconds before the service suspends (at least {MIN_AUTO_SUSPEND_SECS}; "
-                        f"0 turns it off; default {DEFAULT_AUTO_SUSPEND_SECS})")
+                        help="auto-suspend: idle seconds before the service suspends (at least "
+                        f"{MIN_AUTO_SUSPEND_SECS}; 0 turns it off; default {DEFAULT_AUTO_SUSPEND_SECS})")
     parser.add_argument("--pool-secs", type=int, metavar="S",
                         help="auto-suspend: seconds without services before the pool suspends (default: keep the "
                         f"pool's value when it already suspends, else {DEFAULT_POOL_AUTO_SUSPEND_SECS}; 0 never)")
@@ -124,7 +124,10 @@ def _spec_text(args, target: Target) -> str:
         raise SpcsLlmError(f"specification file {str(path)!r} does not exist",
                            hint="render it with spcs-llm render-custom, or pass --spec-file PATH")
     text = path.read_text(encoding="utf-8")
-    problems = validate_spec_text(text)
+    try:
+        problems = validate_spec_text(text)
+    except (TypeError, AttributeError) as err:  # a field of the wrong shape (e.g. volumes: 3) trips the checker
+        problems = [f"a field has the wrong shape: {err}"]
     if problems:
         raise SpcsLlmError(f"{path} is not a valid service specification:\n  - " + "\n  - ".join(problems))
     return text
@@ -226,7 +229,7 @@ def _scale(args, target: Target, data: dict) -> None:
             data["notes"].append(f"{new_max} instances need {needed} node(s) but the pool allows {pool_max}: the "
                                  f"extra instances stay PENDING; add --pool-max-nodes {needed}")
         if per_node is None:
-            data["notes"].append("instances per node unknown without the plan: node counts assume one instance per node")
+            data["notes"].append("instances per node unknown without the plan: node counts assume one per node")
     if new_min == 0:
         data["notes"].append("MIN_INSTANCES 0: no instance runs until traffic needs one (the Model Registry's "
                              "idle scale-to-zero); the first request then waits for a cold start")
@@ -316,8 +319,8 @@ def _effect(args, data: dict) -> dict:
             effect["billing"] = (f"the service's instances stop after {secs} s idle, but the pool keeps billing while "
                                  f"its {others} other service(s) run")
         elif pool_after:
-            effect["billing"] = (f"idle billing ends about {secs + pool_after} s after the last call (service {secs} s, "
-                                 f"then pool {pool_after} s without services)")
+            effect["billing"] = (f"idle billing ends about {secs + pool_after} s after the last call (service "
+                                 f"{secs} s, then pool {pool_after} s without services)")
         else:
             effect["billing"] = ("the pool never suspends on its own (AUTO_SUSPEND_SECS 0, or unknown): it keeps "
                                  "billing after the service suspends")

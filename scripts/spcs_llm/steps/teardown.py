@@ -130,7 +130,7 @@ def _failure_hint(kind: str) -> str:
     if kind == "compute pool":
         return ("a pool cannot be dropped while a service on it is still stopping: wait a minute and run the same "
                 "teardown again (dropped objects are skipped: IF EXISTS)")
-    return "fix the cause above (often a missing privilege: OWNERSHIP is needed to drop), then run the same teardown again"
+    return "fix the cause above (often a missing privilege: dropping needs OWNERSHIP), then run the same teardown again"
 
 
 def _result(data: dict, exit_code: int) -> StepResult:
