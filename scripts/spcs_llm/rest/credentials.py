@@ -25,6 +25,19 @@ def snowflake_header(token: str) -> dict[str, str]:
     return {"Authorization": f'Snowflake Token="{token}"'}
 
 
+def source_from_plan(pat_env: str | None, pat_file: str | None, plan: dict | None) -> tuple[str | None, str | None]:
+    """--pat-env/--pat-file if given, else where `spcs-llm access` recorded the token: its file
+    (rest.pat_file) when that exists, else its variable (rest.pat_env), else $SNOWFLAKE_PAT."""
+    if pat_env or pat_file:
+        return pat_env, pat_file
+    from .. import plan_file
+
+    recorded_file = plan_file.get(plan or {}, "rest.pat_file")
+    if recorded_file and Path(recorded_file).expanduser().is_file():
+        return None, recorded_file
+    return plan_file.get(plan or {}, "rest.pat_env"), None
+
+
 def read_token(pat_env: str | None, pat_file: str | None, *, what: str = "PAT") -> str:
     """The token from --pat-file, else from the env var --pat-env (default $SNOWFLAKE_PAT).
     Missing or empty: an error naming where it looked (exit 2), never the value."""

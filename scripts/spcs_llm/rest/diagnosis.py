@@ -8,6 +8,8 @@ role holds <service>!ALL_ENDPOINTS_USAGE. The reads go through the user's own co
 
 from __future__ import annotations
 
+import re
+
 from ..snowflake import statements
 from ..snowflake.access import SqlError, SqlRunner
 
@@ -22,6 +24,7 @@ def account_checks(runner: SqlRunner, service_fqn: str, *, user: str | None, rol
 
     checks: list[dict] = []
     current = _current(runner)
+    user, role = _unquoted(user), _unquoted(role)
     user = user or current.get("user_name")
     if not user:
         return [{"check": "caller", "status": UNKNOWN, "detail": "cannot tell the calling user: pass --user NAME"}]
@@ -58,8 +61,8 @@ def account_checks(runner: SqlRunner, service_fqn: str, *, user: str | None, rol
         else:
             checks.append({"check": "PAT", "status": OK, "detail": (
                 f"{len(active)} active token(s) for {user}: {listing}; the one you sent must be among them")})
-            if not role:
-                roles = sorted({str(t["role_restriction"]) for t in active if t.get("role_restriction")})
+        if not role:  # the roles the tokens are restricted to (an expired one still names the intended role)
+            roles = sorted({str(t["role_restriction"]) for t in (active or tokens) if t.get("role_restriction")})
     if not roles and current.get("role_name"):
         roles = [current["role_name"]]
 
@@ -73,6 +76,13 @@ def account_checks(runner: SqlRunner, service_fqn: str, *, user: str | None, rol
                            "grants)"}[status]
         checks.append({"check": "service role", "status": status, "detail": detail})
     return checks
+
+
+def _unquoted(name: str | None) -> str | None:
+    """A name typed without quotes means what SQL makes of it: upper case (llm_svc_app -> LLM_SVC_APP)."""
+    if name and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", name):
+        return name.upper()
+    return name
 
 
 def _current(runner: SqlRunner) -> dict:

@@ -54,7 +54,8 @@ def add_arguments(parser) -> None:
                       help="ingress host or URL (default: the one recorded in the plan, else SHOW ENDPOINTS); "
                            "http://127.0.0.1:PORT is accepted for local tests")
     pat = call.add_mutually_exclusive_group()
-    pat.add_argument("--pat-env", metavar="VAR", help=f"env var holding the PAT (default {DEFAULT_PAT_ENV})")
+    pat.add_argument("--pat-env", metavar="VAR", help="env var holding the PAT (default: the plan's rest.pat_file "
+                     f"if it exists, else rest.pat_env, else {DEFAULT_PAT_ENV})")
     pat.add_argument("--pat-file", metavar="PATH", help="file holding the PAT (mode 0600)")
     call.add_argument("--model", help="the OpenAI 'model' (default: registry model name in upper case, or the "
                       "custom image's model id)")
@@ -72,8 +73,10 @@ def add_arguments(parser) -> None:
                       help="test: first wait between retries, doubled each time up to 60 s (default 5)")
     call.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT_S, metavar="S",
                       help=f"the ingress's idle timeout used to recognise a cut request (default {IDLE_TIMEOUT_S:g})")
-    call.add_argument("--user", help="test, after a 404: the user the PAT belongs to (default: your connection's)")
-    call.add_argument("--role", help="test, after a 404: the calling role (default: the PATs' role restriction)")
+    call.add_argument("--user", help="test, after a 404: the user the PAT belongs to (default: the plan's "
+                      "rest.caller_user, else your connection's)")
+    call.add_argument("--role", help="test, after a 404: the calling role (default: the plan's rest.caller_role, "
+                      "else the PATs' role restriction)")
     call.add_argument("--no-account-checks", action="store_true",
                       help="test: do not query the account after a 404")
     bench = parser.add_argument_group("bench")
@@ -237,9 +240,10 @@ def _as_url_args(args):
     return url_args
 
 
-def _token(args) -> str | None:
-    from ..rest.credentials import loose_permissions, read_token
+def _token(args, plan: dict | None) -> str | None:
+    from ..rest.credentials import loose_permissions, read_token, source_from_plan
 
+    args.pat_env, args.pat_file = source_from_plan(args.pat_env, args.pat_file, plan)
     if args.dry_run:
         return None
     token = read_token(args.pat_env, args.pat_file)
@@ -254,10 +258,10 @@ def _test(args, plan: dict | None) -> StepResult:
 
     target = _resolve_target(args, plan)
     max_tokens = args.max_tokens or 64
-    token = _token(args)
+    token = _token(args, plan)
     if args.dry_run:
         requests = [{"method": "POST", "url": target.base_url + route,
-                     "headers": {"Authorization": 'Snowflake Token="<PAT>"'},
+                     "auth": f"Snowflake Token with the PAT from {_pat_source(args)}",
                      "body": chat_body(target, route, args.prompt, max_tokens,
                                        stream=args.stream and route == OPENAI_ROUTE)} for route in target.routes]
         data = {"action": "test", "mode": "dry-run", "endpoint": target.base_url, "model": target.model,
@@ -327,7 +331,8 @@ def _account_checks(args, plan: dict | None) -> tuple[list[dict], str]:
     service = _service(args, plan)
     try:
         with SqlRunner.from_args(args) as runner:
-            checks = account_checks(runner, service, user=args.user, role=args.role)
+            checks = account_checks(runner, service, user=args.user or plan_file.get(plan or {}, "rest.caller_user"),
+                                    role=args.role or plan_file.get(plan or {}, "rest.caller_role"))
     except SpcsLlmError as err:
         checks = [{"check": "account", "status": "unknown", "detail": f"could not query the account: {err.message}"}]
     return checks, summary(checks)
@@ -383,7 +388,7 @@ def _bench(args, plan: dict | None) -> StepResult:
     target = _resolve_target(args, plan)
     route = target.routes[0]
     max_tokens = args.max_tokens or 128
-    token = _token(args)
+    token = _token(args, plan)
     estimate = bench.roofline(plan)
     if args.dry_run:
         data = {"action": "bench", "mode": "dry-run", "endpoint": target.base_url, "route": route,

@@ -32,7 +32,8 @@ def add_arguments(parser) -> None:
                         help="ingress host or URL of the service (default: the plan's recorded ingress URL; "
                              "http://127.0.0.1:PORT is accepted for local tests)")
     pat = parser.add_mutually_exclusive_group()
-    pat.add_argument("--pat-env", metavar="VAR", help=f"env var holding the PAT (default {DEFAULT_PAT_ENV})")
+    pat.add_argument("--pat-env", metavar="VAR", help="env var holding the PAT (default: the plan's rest.pat_file "
+                     f"if it exists, else rest.pat_env, else {DEFAULT_PAT_ENV})")
     pat.add_argument("--pat-file", metavar="PATH", help="file holding the PAT (mode 0600)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any free)")
@@ -52,7 +53,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> StepResult:
-    from ..rest.credentials import loose_permissions, read_token
+    from ..rest.credentials import loose_permissions, read_token, source_from_plan
     from ..rest.target import base_url, recorded_ingress, served_model
     from ..snowflake.targets import load_plan_optional
 
@@ -70,6 +71,7 @@ def run(args) -> StepResult:
     model = args.model or served_model(plan)
     aliases = tuple(a for a in (plan_file.get(plan or {}, "model.id"), plan_file.get(plan or {}, "registry.model_name"))
                     if a)
+    args.pat_env, args.pat_file = source_from_plan(args.pat_env, args.pat_file, plan)
     token = read_token(args.pat_env, args.pat_file)
     warning = loose_permissions(args.pat_file) or loose_permissions(args.api_key_file)
     if warning:
