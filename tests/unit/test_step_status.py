@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import shutil
 
 import pytest
@@ -142,7 +144,8 @@ def test_timeout_points_to_debugging(offline, monkeypatch, capsys, clock):
     use_scenarios(monkeypatch, offline, "aws_ready", "service_pending")
     code, out, err = run_text(capsys, "status", *SERVICE, "--wait", "--timeout", "60", "--interval", "15")
     assert code == 1
-    assert "timed out" in out and f"debugging: {status._debug_pointer()}" in out
+    assert "not ready after 60 s; run the same command again" in out and f"debugging: {status._debug_pointer()}" in out
+    assert "find the cause: spcs-llm diagnose --service LLM_DB.SERVING.LLM_SVC" in out
     assert "SELECT SYSTEM$GET_SERVICE_LOGS('LLM_DB.SERVING.LLM_SVC', '0', 'proxy', 100);" in out
     assert clock.now == 60 and len(clock.sleeps) == 4  # polls at 0, 15, 30, 45 and 60 s
 
@@ -195,3 +198,47 @@ def test_bad_timing_flags(offline, capsys, argv):
     from spcs_llm import cli
 
     assert cli.main(["status", *SERVICE, "--dry-run", *argv]) == 2
+
+
+def at(monkeypatch, when: str):
+    monkeypatch.setattr(status, "_wallclock", lambda: dt.datetime.fromisoformat(when))
+
+
+def test_ready_between_crashes_is_a_crash_loop_and_wait_stops(offline, monkeypatch, capsys, clock):
+    use_scenarios(monkeypatch, offline, "aws_ready", "kv_crash_loop")
+    at(monkeypatch, "2026-04-02T15:45:00+00:00")  # the 7th restart was 5 minutes ago
+    code, data, err = run_step(capsys, "status", *SERVICE, "--wait", "--no-probe")
+    assert code == 1 and data["phase"] == "restarting" and clock.sleeps == []
+    assert data["crash_loop"] == ["model-inference (instance 0) has restarted 7 times, last exit 1"]
+    assert data["diagnose"] == "spcs-llm diagnose --service LLM_DB.SERVING.LLM_SVC"
+    assert any(s.endswith("100, TRUE), '\\n'));") for s in data["log_statements"])  # the crashed run's log
+
+
+def test_old_restarts_are_history_not_a_crash_loop(offline, monkeypatch, capsys):
+    use_scenarios(monkeypatch, offline, "aws_ready", "kv_crash_loop")
+    at(monkeypatch, "2026-04-03T15:45:00+00:00")  # a day later, READY since
+    code, data, _ = run_step(capsys, "status", *SERVICE, "--no-probe")
+    assert code == 0 and data["phase"] == "ready" and data["crash_loop"] == []
+
+
+def test_restarts_rising_during_the_wait_stop_it(offline, monkeypatch, capsys, clock):
+    replay_dir = use_scenarios(monkeypatch, offline, "aws_ready", "service_pending")
+    containers = next(replay_dir.glob("show_service_containers_in_service_llm_db_serving_llm_svc.json"))
+
+    def sleep(seconds):
+        clock.sleep(seconds)
+        data = json.loads(containers.read_text())
+        data["rows"][1].update(restart_count=data["rows"][1]["restart_count"] + 1, last_exit_code=1)
+        containers.write_text(json.dumps(data))
+
+    monkeypatch.setattr(status, "_sleep", sleep)
+    code, data, err = run_step(capsys, "status", *SERVICE, "--wait", "--no-probe", "--interval", "30")
+    assert code == 1 and data["phase"] == "restarting" and len(data["history"]) == 2
+    assert data["crash_loop"] == ["proxy (instance 0) restarted during the wait (2 -> 3 restarts, last exit 1)"]
+    # a snapshot now sees 3 restarts after a non-zero exit, with no restart time: a crash loop too
+    out = run_text(capsys, "status", *SERVICE, "--no-probe")[1]
+    assert "crash loop: proxy (instance 0) has restarted 3 times, last exit 1" in out
+
+
+def test_default_wait_fits_an_assistant_command_timeout():
+    assert status.DEFAULT_TIMEOUT_S <= 540

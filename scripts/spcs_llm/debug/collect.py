@@ -119,6 +119,8 @@ def service_row(runner, service: str) -> tuple[dict | None, str | None]:
     except SqlError as err:
         reason = "does not exist (dropped?) or your role cannot see it" if err.does_not_exist else err.message
         return None, f"{service} {reason}"
+    if not runner.reads:
+        return {}, None  # a dry run reads nothing: show the statements for a service that exists
     return (rows[0] if rows else None), None
 
 

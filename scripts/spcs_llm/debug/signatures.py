@@ -227,7 +227,9 @@ def image_pull(ev: Evidence) -> Finding | None:
                    ["spcs-llm image --help", "spcs-llm render-custom --part upgrade --dry-run"])
 
 
-_HOST = re.compile(r"host='([^']+)'|Failed to resolve '([^']+)'|connect to '?https?://([^/'\s]+)", re.IGNORECASE)
+# host='huggingface.co' (repr'd inside another message it reads host=\'huggingface.co\')
+_HOST = re.compile(r"host=\\?'([^'\\]+)|Failed to resolve \\?'([^'\\]+)|connect to '?https?://([^/'\s]+)",
+                   re.IGNORECASE)
 
 
 def egress_blocked(ev: Evidence) -> Finding | None:
