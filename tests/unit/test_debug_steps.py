@@ -57,7 +57,8 @@ def test_refused_logs_name_the_monitor_privilege_and_exit_3(offline, monkeypatch
 def test_events_of_a_dropped_service_come_from_the_event_table(offline, monkeypatch, capsys):
     use_scenarios(monkeypatch, offline, "aws_ready", "service_dropped")
     code, data, _ = run_step(capsys, "events", *SVC)
-    assert code == 0 and data["spcs_get_events"] is None and data["event_table"]["table"] == "SNOWFLAKE.TELEMETRY.EVENTS"
+    assert code == 0 and data["spcs_get_events"] is None
+    assert data["event_table"]["table"] == "SNOWFLAKE.TELEMETRY.EVENTS"
     assert [e["status"] for e in data["events"]] == ["FAILED", "DELETED"]
     assert data["events"][0]["container_name"] == "model-inference"
 
