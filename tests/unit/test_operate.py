@@ -305,3 +305,13 @@ def test_prompt_after_a_teardown_says_what_was_dropped():
     text = render_prompt("teardown_summary", **data)
     assert "Dropped: service LLM_DB.SERVING.LLM_SVC" in text and "STOP" not in text
     json.dumps(data)
+
+
+@pytest.mark.parametrize("flags", [["suspend", "--with-pool"], ["resume"], ["scale", "--max-instances", "2"],
+                                   ["auto-suspend"], ["auto-suspend", "--secs", "0"]])
+def test_every_action_has_a_summary(offline, capsys, flags):
+    from spcs_llm import cli
+
+    assert cli.main(["manage", *flags, "--service", CUSTOM_SVC, "--dry-run", "--format", "prompt"]) == 0
+    text = capsys.readouterr().out
+    assert f"## {flags[0]}: {CUSTOM_SVC}" in text and "STOP." in text and "```sql" in text
