@@ -343,3 +343,15 @@ def test_sizing_flags_in_vllm_args_come_from_the_plan_fields():
     plan["selection"]["vllm_args"] = ["--max-model-len=4096"]
     with pytest.raises(SpcsLlmError, match="disagrees with the plan's own value"):
         settings.resolve(plan)
+
+
+def test_public_endpoint_adds_a_service_role_for_it():
+    _, private = rendered("tp1_gpu_nv_s")
+    assert "serviceRoles" not in spec_doc(private)
+    assert spec_doc(private)["spec"]["endpoints"][0]["public"] is False
+    _, public = rendered("tp1_gpu_nv_s", public_endpoint=True)
+    doc = spec_doc(public)
+    endpoint = doc["spec"]["endpoints"][0]
+    assert endpoint["public"] is True and endpoint["protocol"] == "HTTP"
+    assert doc["serviceRoles"] == [{"name": render.API_SERVICE_ROLE, "endpoints": [endpoint["name"]]}]
+    assert check_spec(doc) == []

@@ -84,12 +84,16 @@ def cache_job_env(d: CustomImage) -> dict[str, str]:
     return _weights_env(d, "download")
 
 
+# The spec's service role for the API endpoint when it is public (GRANT SERVICE ROLE <svc>!API_USER).
+API_SERVICE_ROLE = "api_user"
+
+
 def render_specs(d: CustomImage) -> dict[str, str]:
     common = {"d": d, "cache_mount": settings.CACHE_MOUNT}
     texts = {
         "service_spec.yaml": render("custom_image/service_spec.yaml.j2", env=service_env(d),
                                     health_path=settings.HEALTH_PATH, endpoint=settings.ENDPOINT_NAME,
-                                    metric_groups=settings.METRIC_GROUPS, **common),
+                                    metric_groups=settings.METRIC_GROUPS, service_role=API_SERVICE_ROLE, **common),
         "cache_job_spec.yaml": render("custom_image/cache_job_spec.yaml.j2", env=cache_job_env(d), **common),
     }
     for name, text in texts.items():

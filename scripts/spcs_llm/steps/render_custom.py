@@ -11,6 +11,7 @@ Exit codes: 0 ok, 2 bad plan or flags or --yes missing, 3 Snowflake error."""
 
 from __future__ import annotations
 
+import argparse
 import math
 from pathlib import Path
 
@@ -62,6 +63,9 @@ def add_arguments(parser) -> None:
     choices.add_argument("--consumer-role", metavar="ROLE", action="append",
                          help="role that may call the function (repeatable; added to the plan's)")
     choices.add_argument("--log-level", choices=settings.LOG_LEVELS, help="container logs exported to the event table")
+    choices.add_argument("--public-endpoint", action=argparse.BooleanOptionalAction, default=None,
+                         help="a public (ingress) endpoint for REST and OpenAI clients, with a service role for it "
+                         "(needs BIND SERVICE ENDPOINT; a running service takes it with --part upgrade)")
     add_snowflake_arguments(parser, writes=True)
 
 
@@ -79,7 +83,8 @@ def _choices(args, plan: dict) -> dict[str, object]:
               "modelscope_model_id": args.modelscope_model_id, "model_revision": args.model_revision,
               "hf_secret": args.hf_secret, "function_name": args.function_name,
               "proxy_concurrency": args.proxy_concurrency, "max_batch_rows": args.max_batch_rows,
-              "image_tag": args.image_tag, "cache_job_pool": args.cache_pool, "log_level": args.log_level}
+              "image_tag": args.image_tag, "cache_job_pool": args.cache_pool, "log_level": args.log_level,
+              "public_endpoint": args.public_endpoint}
     changes.update({f"custom_image.{k}": v for k, v in simple.items() if v is not None})
     where = {"database": args.database, "schema": args.schema, "compute_pool": args.compute_pool}
     changes.update({f"snowflake.{k}": v for k, v in where.items() if v is not None})

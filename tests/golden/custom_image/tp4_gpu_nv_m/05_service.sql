@@ -46,7 +46,7 @@ spec:
   endpoints:
   - name: api
     port: 8080
-    public: false
+    public: true
     protocol: HTTP
   volumes:
   - name: weights
@@ -66,6 +66,10 @@ spec:
       - system_limits
       - status
       - network
+serviceRoles:
+- name: api_user
+  endpoints:
+  - api
 $$
   EXTERNAL_ACCESS_INTEGRATIONS = (QWEN32B_WEIGHTS_EAI)
   MIN_INSTANCES = 1

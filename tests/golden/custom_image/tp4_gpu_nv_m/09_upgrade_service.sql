@@ -45,7 +45,7 @@ spec:
   endpoints:
   - name: api
     port: 8080
-    public: false
+    public: true
     protocol: HTTP
   volumes:
   - name: weights
@@ -65,4 +65,8 @@ spec:
       - system_limits
       - status
       - network
+serviceRoles:
+- name: api_user
+  endpoints:
+  - api
 $$;
