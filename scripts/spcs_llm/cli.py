@@ -13,6 +13,7 @@ import sys
 import traceback
 
 from .errors import EXIT_ENVIRONMENT, EXIT_USAGE, SpcsLlmError
+from .flags import harden
 from .output import StepResult, emit, emit_error
 
 ENV_DEBUG = "SPCS_LLM_DEBUG"  # 1: unexpected errors print their traceback (same as --debug)
@@ -70,6 +71,7 @@ def build_parser(step: str, module) -> argparse.ArgumentParser:
     fmt.add_argument("--format", choices=["text", "json", "prompt"], default="text",
                      help="text (default), json, or prompt: the checkpoint text for an assistant")
     module.add_arguments(parser)
+    harden(parser)  # finite floats, a sane --max-model-len, a known --region: for every step
     if "--debug" not in parser._option_string_actions:
         parser.add_argument("--debug", action="store_true",
                             help=f"show the Python traceback of an unexpected error (also: {ENV_DEBUG}=1)")

@@ -8,6 +8,7 @@ other Hugging Face id, whose config.json is fetched from the hub or a mirror (HF
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,6 +110,7 @@ def from_config(config: dict, *, model_id: str, source: str, meta: dict | None =
                 config_path: str | None = None) -> ModelSpec:
     """Build a ModelSpec from config.json keys (multimodal configs: the text_config part)."""
     meta = meta or {}
+    validate_config(config, model_id)
     outer = config
     cfg = config.get("text_config") or config
     cfg = {**{k: v for k, v in outer.items() if k != "text_config"}, **cfg}
@@ -177,6 +179,69 @@ def from_config(config: dict, *, model_id: str, source: str, meta: dict | None =
         config_path=config_path,
         notes=tuple(notes),
     )
+
+
+# Shape keys must be positive whole numbers when present; counts that may legitimately be 0 (no experts,
+# no windowed layers) may also be 0. Anything else (text, NaN, negative) would size nonsense.
+_POSITIVE_KEYS = ("num_hidden_layers", "num_layers", "n_layer", "hidden_size", "n_embd", "d_model",
+                  "num_attention_heads", "n_head", "vocab_size", "padded_vocab_size", "num_key_value_heads",
+                  "multi_query_group_num", "num_kv_heads", "head_dim", "kv_channels", "intermediate_size",
+                  "ffn_hidden_size", "n_inner", *_MAX_LEN_KEYS)
+_COUNT_KEYS = (*_EXPERT_KEYS, "num_experts_per_tok", "experts_per_token", "moe_topk", "moe_intermediate_size",
+               "shared_expert_intermediate_size", "kv_lora_rank", "qk_rope_head_dim", "sliding_window",
+               "sliding_window_pattern", "max_window_layers")
+
+
+def validate_config(config: dict, model_id: str) -> None:
+    """Refuse a config.json whose sizing fields have the wrong type, sign or value (exit 2), naming the
+    field and what is allowed, instead of a traceback or a silently wrong size."""
+    if not isinstance(config, dict):
+        raise SpcsLlmError(f"config for {model_id!r} must be a JSON object (a Hugging Face config.json)")
+    problems: list[str] = []
+    text = config.get("text_config")
+    if text is not None and not isinstance(text, dict):
+        problems.append(f"'text_config' must be an object, got {_shown(text)}")
+    for part in (config, text if isinstance(text, dict) else {}):
+        for key in _POSITIVE_KEYS + _COUNT_KEYS:
+            value = part.get(key)
+            if value is None or (value is False and key == "sliding_window"):
+                continue
+            minimum = 1 if key in _POSITIVE_KEYS else 0
+            if not _whole(value) or value < minimum:
+                problems.append(f"'{key}' must be a whole number >= {minimum}, got {_shown(value)}")
+        for key in ("torch_dtype", "dtype"):
+            value = part.get(key)
+            if value is not None and str(value).lower() not in _DTYPE_NAMES:
+                problems.append(f"'{key}' {_shown(value)} is not a checkpoint dtype spcs-llm sizes "
+                                f"({', '.join(sorted(set(_DTYPE_NAMES.values())))}); a quantized checkpoint "
+                                "says so in quantization_config")
+        quant = part.get("quantization_config")
+        if quant is not None and not isinstance(quant, dict):
+            problems.append(f"'quantization_config' must be an object, got {_shown(quant)}")
+        for key in ("architectures", "layer_types"):
+            value = part.get(key)
+            if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                problems.append(f"'{key}' must be a list of names, got {_shown(value)}")
+        tie = part.get("tie_word_embeddings")
+        if tie is not None and not isinstance(tie, bool):
+            problems.append(f"'tie_word_embeddings' must be true or false, got {_shown(tie)}")
+    if problems:
+        raise SpcsLlmError(f"config for {model_id!r} is not usable:\n  - " + "\n  - ".join(dict.fromkeys(problems)),
+                           hint="pass the model's unmodified config.json from its Hugging Face repo")
+
+
+def _whole(value) -> bool:
+    """An int, or a float with a whole finite value (some configs write 4096.0); never a bool."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, float) and math.isfinite(value) and value.is_integer()
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 # Architectures vLLM implements natively even when the repo also ships remote code (auto_map).

@@ -9,6 +9,7 @@ list of every problem, and a failed save never leaves a half-written file behind
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import os
 from pathlib import Path
 
@@ -145,6 +146,54 @@ _PINNED: dict[str, dict[str, object]] = {}
 _SECTIONS = {key.split(".")[0] for key in FIELDS if "." in key}
 
 
+# What each item of a list field holds: "str" (a list of names), or a mapping's keys -> (allowed types,
+# required). None is allowed wherever a key is optional. Numbers must be finite.
+_N = (int, float)
+_LIST_ITEMS: dict[str, object] = {
+    "candidates": {"instance_family": (_STR, True), "fits": (_BOOL, True), "cloud": (_STR, False),
+                   "gpu": (_STR, False), "gpu_count": (_INT, False), "gpu_memory_gib": (_N, False),
+                   "node_vcpu": (_N, False), "node_memory_gib": (_N, False), "credits_per_hour": (_N, False),
+                   "tensor_parallel_size": (_INT, False), "replicas_per_node": (_INT, False),
+                   "max_model_len": (_INT, False), "reason": (_STR, False), "options": (_LIST, False),
+                   "vllm_args": (_LIST, False)},
+    "history": {"at": (_STR, True), "step": (_STR, True), "set": (_MAP, False)},
+    "snowflake.live_families": {"name": (_STR, True), "gpu": (_STR, False), "gpu_count": (_INT, False),
+                                "gpu_memory_gib": (_N, False), "vcpu": (_N, False), "memory_gib": (_N, False)},
+    "selection.vllm_args": "str", "registry.engine_args": "str", "custom_image.weight_sources": "str",
+    "custom_image.egress_hosts": "str", "custom_image.extra_egress_hosts": "str",
+    "custom_image.consumer_roles": "str",
+}
+
+
+def _check_items(key: str, value: object) -> list[str]:
+    """Problems with the items of a list field (a hand-edited `candidates: ['GPU_NV_S']` and the like)."""
+    shape = _LIST_ITEMS.get(key)
+    if shape is None or not isinstance(value, list):
+        return []
+    errors: list[str] = []
+    for i, item in enumerate(value):
+        where = f"'{key}' item {i + 1}"
+        if shape == "str":
+            if not isinstance(item, str) or not item.strip():
+                errors.append(f"{where} must be non-empty text, got {item!r}")
+            continue
+        if not isinstance(item, dict):
+            errors.append(f"{where} must be a mapping, got {type(item).__name__} {item!r}")
+            continue
+        for field, (types, required) in shape.items():
+            got = item.get(field)
+            if got is None:
+                if required:
+                    errors.append(f"{where} has no '{field}'")
+                continue
+            if (isinstance(got, bool) and bool not in types) or not isinstance(got, types) \
+                    or (isinstance(got, float) and not math.isfinite(got)):
+                errors.append(f"{where}: '{field}' must be {_type_names(types)}, got {got!r}")
+        if key == "candidates" and item.get("fits") is True and not isinstance(item.get("tensor_parallel_size"), int):
+            errors.append(f"{where} fits but has no 'tensor_parallel_size'")
+    return errors
+
+
 def validate(data: object) -> list[str]:
     """Every problem with a plan, as readable sentences (empty list: valid)."""
     if not isinstance(data, dict):
@@ -188,7 +237,9 @@ def _check(key: str, value: object) -> list[str]:
         return [f"'{key}' must be {_type_names(allowed)}, got a boolean"]
     if not isinstance(value, allowed):
         return [f"'{key}' must be {_type_names(allowed)}, got {type(value).__name__} {value!r}"]
-    return []
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"'{key}' must be a finite number, got {value!r}"]
+    return _check_items(key, value)
 
 
 def _type_names(types: tuple[type, ...]) -> str:
@@ -288,7 +339,7 @@ def save(plan: dict, path: str | os.PathLike = DEFAULT_PLAN_PATH) -> Path:
     path = Path(path)
     text = "# spcs-llm deployment plan: every decision, one place. Steps update it; see docs/plan-file.md\n"
     text += yaml.dump(plan, Dumper=_plain_dumper(), sort_keys=False, default_flow_style=False, allow_unicode=True)
-    return write_atomic(path, text)
+    return write_atomic(path, text, create_dirs=False)  # a plan in a folder that does not exist is a typo
 
 
 def _plain_dumper():

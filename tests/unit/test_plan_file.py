@@ -85,6 +85,7 @@ def test_require_names_the_step_that_sets_a_field():
 def test_repeated_values_are_written_in_full(tmp_path):
     plan = minimal()
     args = ["--tensor-parallel-size=1"]
-    plan_file.update(plan, "test", {"selection.vllm_args": args, "candidates": [{"vllm_args": args}]})
+    candidates = [{"instance_family": "GPU_NV_S", "fits": False, "vllm_args": args}]
+    plan_file.update(plan, "test", {"selection.vllm_args": args, "candidates": candidates})
     path = plan_file.save(plan, tmp_path / "deployment.yaml")
     assert "&id" not in path.read_text() and "*id" not in path.read_text()
