@@ -155,6 +155,13 @@ def test_auto_suspend_refused_on_a_public_endpoint(offline, capsys):
     assert "public endpoint" in out["notes"][0]
 
 
+def test_auto_suspend_of_a_registry_service_points_at_scale_to_zero(offline, capsys):
+    registry_plan(offline)
+    code, out, _ = run_step(capsys, "manage", "auto-suspend", "--dry-run")
+    assert code == 1 and out["statements_to_run"] == []
+    assert "--min-instances 0" in out["notes"][-1] and "--no-ingress" in out["notes"][-1]
+
+
 @pytest.mark.parametrize("secs", ["100", "299", "-1"])
 def test_auto_suspend_below_the_minimum_is_refused(offline, capsys, secs):
     code, out, _ = run_step(capsys, "manage", "auto-suspend", "--service", CUSTOM_SVC, "--secs", secs, "--dry-run")

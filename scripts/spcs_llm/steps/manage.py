@@ -231,8 +231,8 @@ def _scale(args, target: Target, data: dict) -> None:
         if per_node is None:
             data["notes"].append("instances per node unknown without the plan: node counts assume one per node")
     if new_min == 0:
-        data["notes"].append("MIN_INSTANCES 0: no instance runs until traffic needs one (the Model Registry's "
-                             "idle scale-to-zero); the first request then waits for a cold start")
+        data["notes"].append("MIN_INSTANCES 0: a Model Registry service without a public endpoint then suspends "
+                             "after 30 minutes without traffic, and the first request waits for a cold start")
 
 
 def _auto_suspend(args, target: Target, data: dict) -> None:
@@ -241,12 +241,18 @@ def _auto_suspend(args, target: Target, data: dict) -> None:
     pool, row = data["pool"], data["pool_row"] or {}
     current = row.get("auto_suspend_secs")
     data["pool_auto_suspend_secs"] = int(current) if current not in (None, "") else None
-    if secs and data["public_endpoint"]:
+    registry = _is_registry(target) or bool(data["managed_by"])
+    if secs and (data["public_endpoint"] or registry):
         data["applies"] = False
-        data["notes"].append(
-            "this service has a public endpoint: Snowflake does not support a service's auto-suspend there (it "
-            "tracks service-function calls only, not ingress). Suspend it by hand (spcs-llm manage suspend), or "
-            "for a Model Registry service deploy with min_instances 0 (spcs-llm workers --min-instances 0)")
+        if data["public_endpoint"]:
+            data["notes"].append(
+                "this service has a public endpoint: Snowflake does not support a service's auto-suspend there (it "
+                "tracks service-function calls only, not ingress). Suspend it by hand: spcs-llm manage suspend")
+        if registry:
+            data["notes"].append(
+                "a Model Registry service suspends itself after 30 minutes without traffic when it has no public "
+                "endpoint (deploy-registry --no-ingress) and MIN_INSTANCES is 0: spcs-llm manage scale "
+                f"--service {target.service} --min-instances 0; the next request resumes it")
         return
     if data["public_endpoint"] is None and data["read"] is False:
         data["notes"].append("dry run: SHOW ENDPOINTS IN SERVICE decides; a public endpoint refuses auto-suspend")
