@@ -47,6 +47,29 @@ class Response:
         self.status_code = code
 
 
+CHAT_REPLY = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}}],
+              "usage": {"prompt_tokens": 5, "completion_tokens": 1}}
+
+
+class ChatResponse(Response):
+    """What the chat probe reads: the status, the JSON reply ({"data": [[0, reply]]} on /--call--)."""
+
+    def __init__(self, code, url):
+        super().__init__(code)
+        self.payload = (CHAT_REPLY if "/v1/" in url else {"data": [[0, CHAT_REPLY]]}) if code == 200 else None
+        self.text = "" if code == 200 else "<html>Not Found</html>"
+
+    def json(self):
+        return self.payload
+
+
+def fake_post(codes, seen):
+    def post(url, json, headers, timeout, allow_redirects):
+        seen.append((url, headers, json))
+        return ChatResponse(codes.pop(0) if len(codes) > 1 else codes[0], url)
+    return post
+
+
 def fake_get(codes, seen):
     def get(url, headers, timeout, allow_redirects):
         seen.append((url, headers))
@@ -92,9 +115,11 @@ def test_pat_from_file(offline, monkeypatch, capsys):
     use_scenarios(monkeypatch, offline, "aws_ready")
     (offline / "pat.txt").write_text(PAT + "\n")
     seen = []
-    monkeypatch.setattr(requests, "get", fake_get([404], seen))
+    monkeypatch.setattr(requests, "post", fake_post([200], seen))
     code, data, _ = run_step(capsys, "status", *SERVICE, "--pat-file", str(offline / "pat.txt"))
     assert code == 0 and data["probe"]["result"] == "answering" and seen[0][1]["Authorization"].endswith(f'"{PAT}"')
+    # without a plan naming the model, the probe is a one-token chat on the registry's method route
+    assert seen[0][0].endswith("/--call--") and seen[0][2]["params"]["max_completion_tokens"] == 1
 
 
 def test_refused_token_is_an_environment_error(offline, monkeypatch, capsys, clock):
@@ -102,7 +127,7 @@ def test_refused_token_is_an_environment_error(offline, monkeypatch, capsys, clo
 
     use_scenarios(monkeypatch, offline, "aws_ready")
     monkeypatch.setenv("SNOWFLAKE_PAT", PAT)
-    monkeypatch.setattr(requests, "get", fake_get([302], []))
+    monkeypatch.setattr(requests, "post", fake_post([404], []))  # the ingress's answer to a refused token
     code, data, _ = run_step(capsys, "status", *SERVICE, "--wait")
     assert code == 3 and data["phase"] == "auth-failed" and "ALL_ENDPOINTS_USAGE" in data["probe"]["detail"]
     assert clock.sleeps == []  # no point waiting for a refused token
@@ -113,7 +138,7 @@ def test_wait_until_the_model_answers(offline, monkeypatch, capsys, clock):
 
     use_scenarios(monkeypatch, offline, "aws_ready")
     monkeypatch.setenv("SNOWFLAKE_PAT", PAT)
-    monkeypatch.setattr(requests, "get", fake_get([502, 503, 200], []))
+    monkeypatch.setattr(requests, "post", fake_post([502, 503, 200], []))
     code, data, err = run_step(capsys, "status", *SERVICE, "--wait", "--interval", "10")
     assert code == 0 and data["phase"] == "ready"
     assert [h["phase"] for h in data["history"]] == ["loading", "loading", "ready"]
@@ -187,9 +212,13 @@ def test_probe_path_follows_the_engine_path(offline, monkeypatch, capsys):
     use_scenarios(monkeypatch, offline, "aws_ready")
     write_plan(offline / "deployment.yaml", engine_path="custom-image")
     monkeypatch.setenv("SNOWFLAKE_PAT", PAT)
-    seen = []
+    seen, posted = [], []
     monkeypatch.setattr(requests, "get", fake_get([200], seen))
-    code, _, _ = run_step(capsys, "status", *SERVICE)
+    monkeypatch.setattr(requests, "post", fake_post([200], posted))
+    code, _, _ = run_step(capsys, "status", *SERVICE)  # a chat request through the proxy's /v1 pass-through
+    assert code == 0 and posted[0][0].endswith(".snowflakecomputing.app/v1/chat/completions") and not seen
+    assert posted[0][2]["model"] == "Qwen/Qwen2.5-7B-Instruct" and posted[0][2]["max_tokens"] == 1
+    code, _, _ = run_step(capsys, "status", *SERVICE, "--probe-path", "/health")
     assert code == 0 and seen[0][0].endswith(".snowflakecomputing.app/health")
 
 

@@ -1,12 +1,12 @@
 """Where a service is (read-only): DESCRIBE SERVICE, SHOW SERVICE CONTAINERS IN SERVICE and SHOW
 ENDPOINTS IN SERVICE. With --wait, polls and shows progress (phase, elapsed time, container states,
-restarts) until the service is ready: every container READY and, for a public endpoint, the
-endpoint answering an HTTP GET made with a programmatic access token (PAT) read from an env var or
-file (never printed). RUNNING alone does not mean the model is loaded, and READY alone does not
-mean healthy: a container that keeps restarting (restart count rising, or several recent restarts
-after a non-zero exit) is phase `restarting`, a crash loop, and --wait stops there with the
-`spcs-llm diagnose` command to run. The default wait (9 minutes) fits an assistant's command
-timeout; run the same command again to keep waiting.
+restarts) until the service is ready: every container READY and, for a public endpoint, the endpoint
+answering a one-token chat request (or a GET of --probe-path) made with a programmatic access token
+(PAT) read from an env var or file (never printed). RUNNING alone does not mean the model is loaded,
+and READY alone does not mean healthy: a container that keeps restarting (restart count rising, or
+several recent restarts after a non-zero exit) is phase `restarting`, a crash loop, and --wait stops
+there with the `spcs-llm diagnose` command to run. The default wait (9 minutes) fits an assistant's
+command timeout; run the same command again to keep waiting.
 Exit codes: 0 ready, 1 not ready (or timed out, or failed; see the debugging pointer), 2 bad input,
 3 Snowflake, connection or endpoint authentication error."""
 
@@ -57,18 +57,20 @@ def add_arguments(parser) -> None:
     parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL_S, metavar="S",
                         help=f"with --wait: seconds between polls (default {DEFAULT_INTERVAL_S})")
     parser.add_argument("--endpoint", help="endpoint to probe (default: the first public endpoint)")
-    parser.add_argument("--probe-path", help="HTTP path to GET on the public endpoint (default: the custom image's "
-                        "health route for engine_path custom-image, else /)")
+    parser.add_argument("--probe-path", help="GET this HTTP path instead of the default probe, a one-token chat "
+                        "request on the plan's routes (e.g. /health for the custom image's health route)")
     parser.add_argument("--pat-env", default=DEFAULT_PAT_ENV, metavar="VAR",
                         help=f"env var holding a programmatic access token for the probe (default {DEFAULT_PAT_ENV})")
     parser.add_argument("--pat-file", metavar="PATH", help="file holding the token (instead of --pat-env)")
-    parser.add_argument("--no-probe", action="store_true", help="do not GET the endpoint; READY containers suffice")
+    parser.add_argument("--no-probe", action="store_true", help="do not call the endpoint; READY containers suffice")
 
 
 def run(args) -> StepResult:
     if args.timeout <= 0 or args.interval <= 0:
         raise SpcsLlmError(f"--timeout {args.timeout:g} and --interval {args.interval:g} must be positive")
     plan = load_plan_optional(args.plan)
+    # with a token, the probe is a real chat request unless a GET path is asked for (rest/probe.py)
+    args.chat_probe = {"plan": plan} if args.probe_path is None else None
     args.probe_path = args.probe_path or _default_probe_path(plan)
     if not args.probe_path.startswith("/"):
         raise SpcsLlmError(f"--probe-path {args.probe_path!r} must start with '/'")
@@ -179,7 +181,7 @@ def _snapshot(runner: SqlRunner, service: str, args, token: str | None, seen_res
     snap["crash_loop"] = _crash_loop(containers, seen_restarts)
     snap["phase"] = "restarting" if snap["crash_loop"] else _phase(snap)
     if snap["phase"] == "containers-ready" and endpoint and endpoint["public"]:
-        snap["probe"] = _probe(endpoint, args.probe_path, token)
+        snap["probe"] = _probe(endpoint, args.probe_path, token, getattr(args, "chat_probe", None))
         snap["phase"] = {"answering": "ready", "auth-failed": "auth-failed", "not-probed": "ready"}.get(
             snap["probe"]["result"], "loading")
     elif snap["phase"] == "containers-ready":
@@ -277,9 +279,11 @@ def _phase(snap: dict) -> str:
     return "starting" if containers else "pending"
 
 
-def _probe(endpoint: dict, path: str, token: str | None) -> dict:
-    """GET the public endpoint. 401/403 and redirects to the login page are auth problems; 5xx and
-    connection errors mean the model is not serving yet; any other answer comes from the container."""
+def _probe(endpoint: dict, path: str, token: str | None, chat: dict | None = None) -> dict:
+    """With `chat`: one real chat request on the plan's routes (rest/probe.py), so "ready" means a
+    client with this token gets an answer. Else GET the path: 401/403 and redirects to the login
+    page are auth problems; 5xx and connection errors mean the model is not serving yet; any other
+    answer comes from the container."""
     if endpoint["url"] is None:
         return {"url": None, "http_status": None, "result": "provisioning",
                 "detail": f"ingress URL not assigned yet: {endpoint['ingress_url']}"}
@@ -289,6 +293,10 @@ def _probe(endpoint: dict, path: str, token: str | None) -> dict:
                 # No "token:" in this text: redact() would mask the word after it.
                 "detail": f"no PAT given (set ${DEFAULT_PAT_ENV}, or use --pat-env/--pat-file) to check that the "
                           "endpoint answers"}
+    if chat is not None:
+        from ..rest.probe import chat_probe, probe_target
+
+        return chat_probe(probe_target(chat["plan"], endpoint["url"].rstrip("/")), token)
     import requests
 
     try:
