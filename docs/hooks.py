@@ -29,6 +29,7 @@ GUIDES = [
     ("Deploy with the Model Registry", "registry.md"),
     ("Deploy a custom vLLM image", "custom-image.md"),
     ("Service-function proxy", "proxy.md"),
+    ("Operate: suspend, scale, cost, teardown", "operate.md"),
     ("CLI JSON output", "cli.md"),
 ]
 
