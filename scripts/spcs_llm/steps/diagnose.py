@@ -17,6 +17,8 @@ from ..debug import signatures, target, window
 from ..errors import EXIT_ENVIRONMENT, EXIT_NEGATIVE, SpcsLlmError
 from ..output import StepResult
 
+OFFLINE_FLAGS = ("--from-file",)  # reading saved evidence never connects (skills_check.commands.touches_account)
+
 
 def add_arguments(parser) -> None:
     target.add_target_arguments(parser, since_help="window of event-table logs, events and metrics to read")
