@@ -139,3 +139,9 @@ def test_bad_input_is_exit_2(offline, capsys, argv):
 
     (offline / "x.log").write_text("hello\n")
     assert cli.main(["diagnose", *argv]) == 2
+
+
+def test_diagnose_from_files_does_not_import_snowflake(tmp_path):
+    from test_offline_imports import imported
+
+    assert imported(["diagnose", "--from-file", str(EVIDENCE / "kv_cache_too_small.log")], tmp_path) == []
