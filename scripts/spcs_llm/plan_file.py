@@ -58,6 +58,8 @@ FIELDS: dict[str, tuple[type, ...]] = {
     "request.quantization": _STR,
     "request.kv_cache_dtype": _STR,
     "request.gpu_memory_utilization": _NUM,
+    "request.vllm_version": _STR,  # the vLLM release whose memory accounting sized the plan
+    "request.vllm_version_source": _STR,  # --vllm-version, the custom image pin, or the registry assumption
     # ranked candidates from `plan` (one mapping per instance family; see docs/cli.md)
     "candidates": _LIST,
     # the chosen hardware: the recommendation until the user confirms it (`select`)

@@ -1,15 +1,15 @@
 """vLLM's GPU memory model, as pure functions: what one replica of a model needs per GPU.
 
-Follows vLLM V1 (see docs/sizing.md and ../shared/reference/llm_sizing.md §1, §6):
+Follows the accounting of the vLLM release that will run (vllm_versions.py; docs/sizing.md):
 
     budget   = torch-visible total memory x gpu_memory_utilization
-    kv       = budget - weights - peak activations - non-torch memory - CUDA graphs
+    kv       = budget - weights - profile-run peak - non-torch memory [- CUDA graphs, from 0.20]
     blocks   = kv // (page bytes per layer x layers per KV group)     (16-token pages)
     fits     = the blocks one request of max_model_len needs <= blocks
 
 Weights, KV layout (GQA, KV-head replication when TP > KV heads, explicit head_dim, sliding
-window and hybrid layers, MLA) and the fit check follow vLLM's code; activations, non-torch and
-CUDA-graph memory are estimates calibrated on published logs and kept deliberately conservative.
+window and hybrid layers, MLA) and the fit check follow vLLM's code; the profile-run peak,
+non-torch and CUDA-graph memory are estimates per release, calibrated on public start-up logs.
 """
 
 from __future__ import annotations
@@ -17,29 +17,17 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-from . import observed
+from . import observed, vllm_versions
 from .catalog import Gpu
 from .errors import SpcsLlmError
 from .models import SLIDING, ModelSpec
 
 GIB = 2**30
 BLOCK_SIZE = 16  # vLLM's KV block size on CUDA
-DEFAULT_GPU_MEMORY_UTILIZATION = 0.90  # vLLM CacheConfig default (newer releases quote 0.92)
+# vLLM's CacheConfig default before 0.20 (0.92 from 0.20.0: vllm_versions.default_gpu_memory_utilization)
+DEFAULT_GPU_MEMORY_UTILIZATION = 0.90
 
-# Scheduler defaults of the OpenAI server (`vllm serve`), EngineArgs.get_batch_defaults: large
-# GPUs (>= 70 GiB, except A100, where a large value lowers throughput) get bigger batches.
-LARGE_GPU_GIB = 70
-BATCHED_TOKENS_LARGE, BATCHED_TOKENS_DEFAULT = 8192, 2048
-MAX_NUM_SEQS_LARGE, MAX_NUM_SEQS_DEFAULT = 1024, 256
-
-# Non-torch memory (NCCL, custom all-reduce, cuBLAS workspaces). Measured 0.05-1.79 GiB at TP=1
-# and 3.58 GiB at TP=2 on the same 80 GB GPU (vLLM PR #10511): conservative constants per size.
-NON_TORCH_GIB_SMALL_GPU, NON_TORCH_GIB_LARGE_GPU = 1.0, 1.8
-NON_TORCH_TP_FACTOR = 2.0  # TP > 1 adds NCCL buffers and custom all-reduce
-# CUDA graphs: 1-3 GiB per GPU (vLLM V0 warning); 2.46 GiB measured for a 60-layer 34B at TP=4
-# (vLLM issue #7553). Since v0.21 vLLM profiles them inside the budget, so they reduce the KV cache.
-CUDA_GRAPH_BASE_GIB, CUDA_GRAPH_PER_LAYER_GIB, CUDA_GRAPH_MAX_GIB = 0.5, 0.03, 3.0
-LOGIT_COPIES = 2  # float32 logits plus one working copy in the sampler warm-up
+BATCHED_TOKENS_DEFAULT = 2048  # the V1 scheduler default on GPUs under 70 GiB (vllm_versions.py)
 
 DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "float32": 4}
 KV_CACHE_DTYPES = ("auto", "fp8")
@@ -60,7 +48,7 @@ class SizingRequest:
     model: ModelSpec
     gpu: Gpu
     tensor_parallel_size: int = 1
-    gpu_memory_utilization: float = DEFAULT_GPU_MEMORY_UTILIZATION
+    gpu_memory_utilization: float | None = None  # None: the default of the vLLM release (0.92 from 0.20)
     max_model_len: int | None = None  # None: the model's max_position_embeddings (vLLM's default)
     dtype: str = "auto"
     quantization: str | None = None
@@ -68,6 +56,8 @@ class SizingRequest:
     max_num_batched_tokens: int | None = None
     max_num_seqs: int | None = None
     enforce_eager: bool = False
+    vllm_version: str | None = None  # None: the custom image's pin (vllm_versions.CUSTOM_IMAGE_VLLM_VERSION)
+    vllm_version_source: str = ""  # where the version came from, said in the reasons when given
     # KV caches vLLM logged for configurations of this plan (observed.py): the one matching this
     # model, GPU, TP, utilization and quantization replaces the estimated KV budget
     observations: tuple[dict, ...] = ()
@@ -106,6 +96,9 @@ class Sizing:
     blockers: list[str] = field(default_factory=list)  # why it is invalid or does not fit (empty: fits)
     suggestions: list[str] = field(default_factory=list)
     kv_source: str = "estimate"  # or "observed: <where the logged number came from>"
+    vllm_version: str = vllm_versions.CUSTOM_IMAGE_VLLM_VERSION
+    vllm_accounting: str = vllm_versions.V1_GRAPHS  # v0 | v1-early | v1 | v1-graphs (vllm_versions.py)
+    cuda_graph_outside_gib: float = 0.0  # graphs this release captures outside the budget (in the headroom)
 
     def as_dict(self) -> dict:
         out = asdict(self)
@@ -159,11 +152,19 @@ def weight_bytes(model: ModelSpec, quantization: str | None, dtype: str, active:
         # gpt-oss: only the MoE experts are MXFP4; attention, router and embeddings stay 16-bit
         ffn = model.moe_intermediate_size or model.intermediate_size
         experts = model.experts_per_token if active else model.num_experts
+        # vLLM's Marlin/FlashInfer MXFP4 MoE pads the hidden size to a multiple of 256 and the expert
+        # width to 128 (vllm/model_executor/layers/quantization/mxfp4.py): 2880 -> 3072 x 2944 for gpt-oss
+        padded = _round_up(model.hidden_size, 256) * _round_up(ffn, 128)
         quantized = model.num_layers * experts * 3 * model.hidden_size * ffn
+        padding = model.num_layers * experts * 3 * (padded - model.hidden_size * ffn)
     else:
-        quantized = total - model.embedding_params_b * 1e9
+        quantized, padding = total - model.embedding_params_b * 1e9, 0
     quantized = max(0.0, min(quantized, total))
-    return int(quantized * bits / 8 + (total - quantized) * element)
+    return int((quantized + padding) * bits / 8 + (total - quantized) * element)
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
 
 
 def kv_bytes_per_token_per_layer(model: ModelSpec, tp: int, kv_element_bytes: int) -> int:
@@ -190,33 +191,37 @@ def _blocks_per_request(model: ModelSpec, groups: list[str], max_len: int, batch
                else math.ceil(max_len / BLOCK_SIZE) for kind in groups)
 
 
-def batch_defaults(gpu: Gpu) -> tuple[int, int]:
-    large = gpu.torch_total_gib >= LARGE_GPU_GIB and "a100" not in gpu.name.lower()
-    if large:
-        return BATCHED_TOKENS_LARGE, MAX_NUM_SEQS_LARGE
-    return BATCHED_TOKENS_DEFAULT, MAX_NUM_SEQS_DEFAULT
+def batch_defaults(gpu: Gpu, vllm_version: str | None = None, max_model_len: int = 0) -> tuple[int, int]:
+    """`vllm serve`'s (max_num_batched_tokens, max_num_seqs) on this GPU for that release."""
+    acc = vllm_versions.accounting(vllm_version)
+    return vllm_versions.scheduler_defaults(acc, gpu.torch_total_gib, gpu.name, max_model_len)
 
 
-def activation_gib(model: ModelSpec, tp: int, batched_tokens: int, max_seqs: int, dtype: str) -> float:
-    """Peak of vLLM's profile run: one forward pass of max_num_batched_tokens plus sampler logits."""
+def activation_gib(model: ModelSpec, tp: int, batched_tokens: int, max_seqs: int, dtype: str,
+                   acc: vllm_versions.Accounting | None = None) -> float:
+    """Peak of vLLM's profile run: one forward pass of max_num_batched_tokens (the MLP's gate/up and
+    activation outputs plus a few hidden-size buffers per token), and the sampler warm-up over
+    min(max_num_seqs, max_num_batched_tokens) requests. V0 keeps both at once; V1 frees the forward
+    pass's buffers before sampling, so its peak is the larger of the two."""
+    acc = acc or vllm_versions.accounting()
     if model.is_moe:
         ffn = model.experts_per_token * (model.moe_intermediate_size or model.intermediate_size)
     else:
         ffn = model.intermediate_size
     per_token = (3 * ffn / tp + 4 * model.hidden_size) * DTYPE_BYTES[dtype]
-    logits = LOGIT_COPIES * min(max_seqs, batched_tokens) * model.vocab_size * 4
-    return (batched_tokens * per_token + logits) / GIB
+    forward = batched_tokens * per_token
+    sampler = min(max_seqs, batched_tokens) * model.vocab_size * vllm_versions.sampler_bytes_per_logit(acc)
+    peak = forward + sampler if acc.kind == vllm_versions.V0 else max(forward, sampler)
+    return peak / GIB
 
 
-def non_torch_gib(gpu: Gpu, tp: int) -> float:
-    base = NON_TORCH_GIB_LARGE_GPU if gpu.torch_total_gib >= 40 else NON_TORCH_GIB_SMALL_GPU
-    return base * (NON_TORCH_TP_FACTOR if tp > 1 else 1.0)
+def non_torch_gib(gpu: Gpu, tp: int, acc: vllm_versions.Accounting | None = None) -> float:
+    return vllm_versions.non_torch_gib(acc or vllm_versions.accounting(), gpu.torch_total_gib, tp)
 
 
-def cuda_graph_gib(model: ModelSpec, enforce_eager: bool) -> float:
-    if enforce_eager:
-        return 0.0
-    return min(CUDA_GRAPH_MAX_GIB, CUDA_GRAPH_BASE_GIB + CUDA_GRAPH_PER_LAYER_GIB * model.num_layers)
+def cuda_graph_gib(model: ModelSpec, enforce_eager: bool, acc: vllm_versions.Accounting | None = None) -> float:
+    """Captured CUDA graphs per GPU, wherever this release keeps them (see Sizing.cuda_graph_outside_gib)."""
+    return vllm_versions.cuda_graph_gib(acc or vllm_versions.accounting(), model.num_layers, enforce_eager)
 
 
 def size(req: SizingRequest) -> Sizing:
@@ -225,8 +230,12 @@ def size(req: SizingRequest) -> Sizing:
     blockers: list[str] = []
     suggestions: list[str] = []
     valid = True
-    if not 0 < req.gpu_memory_utilization <= 1:
-        raise SpcsLlmError(f"gpu_memory_utilization {req.gpu_memory_utilization} must be in (0, 1]")
+    acc = vllm_versions.accounting(req.vllm_version, source=req.vllm_version_source)
+    gmu = req.gpu_memory_utilization
+    if gmu is None:
+        gmu = vllm_versions.default_gpu_memory_utilization(acc)
+    if not 0 < gmu <= 1:
+        raise SpcsLlmError(f"gpu_memory_utilization {gmu} must be in (0, 1]")
     if req.kv_cache_dtype not in KV_CACHE_DTYPES:
         raise SpcsLlmError(f"kv_cache_dtype {req.kv_cache_dtype!r} is not valid; allowed: "
                            + ", ".join(KV_CACHE_DTYPES))
@@ -257,23 +266,30 @@ def size(req: SizingRequest) -> Sizing:
     for name, value in (("max_num_batched_tokens", req.max_num_batched_tokens), ("max_num_seqs", req.max_num_seqs)):
         if value is not None and value < 1:
             raise SpcsLlmError(f"{name} {value} must be at least 1")
-    batched, seqs = batch_defaults(gpu)
+    batched, seqs = vllm_versions.scheduler_defaults(acc, gpu.torch_total_gib, gpu.name, max_len)
     batched = req.max_num_batched_tokens or batched
     seqs = req.max_num_seqs or seqs
 
     weights_total = weight_bytes(model, quantization, dtype)
     active_total = weight_bytes(model, quantization, dtype, active=True)
     weights = weights_total / tp / GIB
-    act = activation_gib(model, tp, batched, seqs, dtype)
-    non_torch = non_torch_gib(gpu, tp)
-    graphs = cuda_graph_gib(model, req.enforce_eager)
-    budget = gpu.torch_total_gib * req.gpu_memory_utilization
+    act = activation_gib(model, tp, batched, seqs, dtype, acc)
+    non_torch = non_torch_gib(gpu, tp, acc)
+    all_graphs = cuda_graph_gib(model, req.enforce_eager, acc)
+    graphs, graphs_outside = (all_graphs, 0.0) if acc.graphs_in_budget else (0.0, all_graphs)
+    budget = gpu.torch_total_gib * gmu
     kv_budget = budget - weights - act - non_torch - graphs
+    reasons.append(acc.describe())
+    headroom = gpu.torch_total_gib - budget
+    if graphs_outside and graphs_outside > headroom:
+        reasons.append(f"CUDA graphs (~{graphs_outside:.1f} GiB) are captured outside the budget in this release, "
+                       f"more than the {headroom:.1f} GiB left by gpu_memory_utilization "
+                       f"{gmu}: start-up may run out of memory (lower it, or --enforce-eager)")
 
     kv_element = 1 if req.kv_cache_dtype == "fp8" else DTYPE_BYTES[dtype]
     kv_source = "estimate"
     seen = observed.find(req.observations, model_id=model.id, gpu=gpu.name, tensor_parallel_size=tp,
-                         gpu_memory_utilization=req.gpu_memory_utilization, quantization=quantization)
+                         gpu_memory_utilization=gmu, quantization=quantization)
     if seen:
         kv_budget = observed_kv_gib(model, tp, seen, dtype)
         kv_source = f"observed: {seen.get('source') or 'recorded'}"
@@ -295,7 +311,7 @@ def size(req: SizingRequest) -> Sizing:
     elif kv_budget <= 0:
         blockers.append(f"no memory left for the KV cache: weights {weights:.1f} + activations {act:.1f} + "
                        f"non-torch {non_torch:.1f} + CUDA graphs {graphs:.1f} GiB exceed the "
-                       f"{budget:.1f} GiB budget ({req.gpu_memory_utilization} x {gpu.torch_total_gib} GiB)")
+                       f"{budget:.1f} GiB budget ({gmu} x {gpu.torch_total_gib} GiB)")
     elif valid and not kv.fits:
         blockers.append(f"one request of {max_len} tokens needs {kv.needed_gib:.2f} GiB of KV cache, more than the "
                        f"{kv.gib:.2f} GiB available; the largest max_model_len that fits is {max_fit}")
@@ -306,11 +322,11 @@ def size(req: SizingRequest) -> Sizing:
         suggestions += _suggestions(model, gpu, tp, max_len, max_fit, quantization, req.kv_cache_dtype)
 
     online = quantization in ONLINE_QUANTIZATIONS and quantization != model.checkpoint_quantization
-    args = vllm_args(tp, max_len, req.gpu_memory_utilization, dtype if dtype != model.dtype else None,
+    args = vllm_args(tp, max_len, gmu, dtype if dtype != model.dtype else None,
                      quantization if online else None, req.kv_cache_dtype, req.enforce_eager)
     return Sizing(
         model=model.id, gpu=gpu.name, tensor_parallel_size=tp,
-        gpu_memory_utilization=req.gpu_memory_utilization, max_model_len=max_len, dtype=dtype,
+        gpu_memory_utilization=gmu, max_model_len=max_len, dtype=dtype,
         quantization=quantization, kv_cache_dtype=req.kv_cache_dtype, max_num_batched_tokens=batched,
         max_num_seqs=seqs, gpu_total_gib=gpu.torch_total_gib, budget_gib=budget, weights_gib_per_gpu=weights,
         activation_gib=act, non_torch_gib=non_torch, cuda_graph_gib=graphs,
@@ -318,6 +334,7 @@ def size(req: SizingRequest) -> Sizing:
         kv_cache_blocks=kv.blocks, kv_cache_tokens=kv_tokens, max_concurrency=concurrency, fits=fits, valid=valid,
         max_model_len_that_fits=max_fit, weight_bytes=weights_total, active_weight_bytes=active_total,
         vllm_args=args, reasons=reasons + blockers, blockers=blockers, suggestions=suggestions, kv_source=kv_source,
+        vllm_version=acc.version, vllm_accounting=acc.kind, cuda_graph_outside_gib=graphs_outside,
     )
 
 

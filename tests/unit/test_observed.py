@@ -91,24 +91,27 @@ def _observations(tokens, kv="auto"):
 def test_sizing_uses_the_observed_tokens_exactly_and_says_so():
     model, gpu = resolve_model("Qwen/Qwen2.5-7B-Instruct"), catalog.gpu("A10G")
     for tokens in (54_321, 80_000, 96_016):
-        s = size(SizingRequest(model=model, gpu=gpu, max_model_len=32768, observations=_observations(tokens)))
+        s = size(SizingRequest(model=model, gpu=gpu, max_model_len=32768, gpu_memory_utilization=0.9,
+                               observations=_observations(tokens)))
         assert s.kv_cache_tokens == tokens // 16 * 16  # vLLM counts whole 16-token blocks
         assert s.kv_source == "observed: log"
         assert any("vLLM logged" in r for r in s.reasons)
     other_tp = size(SizingRequest(model=model, gpu=catalog.gpu("A10G"), tensor_parallel_size=2,
-                                  observations=_observations(80_000)))
+                                  gpu_memory_utilization=0.9, observations=_observations(80_000)))
     assert other_tp.kv_source == "estimate"
 
 
 def test_an_observed_cache_too_small_for_one_request_does_not_fit():
     model, gpu = resolve_model("Qwen/Qwen2.5-7B-Instruct"), catalog.gpu("A10G")
-    s = size(SizingRequest(model=model, gpu=gpu, max_model_len=32768, observations=_observations(20_000)))
+    s = size(SizingRequest(model=model, gpu=gpu, max_model_len=32768, gpu_memory_utilization=0.9,
+                           observations=_observations(20_000)))
     assert not s.fits and s.max_model_len_that_fits == 20_000
 
 
 def test_an_fp8_kv_cache_holds_twice_the_observed_16_bit_tokens():
     model, gpu = resolve_model("Qwen/Qwen2.5-7B-Instruct"), catalog.gpu("A10G")
-    s = size(SizingRequest(model=model, gpu=gpu, kv_cache_dtype="fp8", observations=_observations(50_000)))
+    s = size(SizingRequest(model=model, gpu=gpu, kv_cache_dtype="fp8", gpu_memory_utilization=0.9,
+                           observations=_observations(50_000)))
     assert s.kv_cache_tokens == 100_000
 
 

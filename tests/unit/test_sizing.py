@@ -151,9 +151,14 @@ def test_gpt_oss_20b_mxfp4_weights_near_measured_load():
 
 
 def test_gpt_oss_120b_fits_one_a100_80gb():
-    # vllm-project/recipes GPT-OSS.md: "gpt-oss-120b will fit on a single A100 (80GB)"
+    # vllm-project/recipes OpenAI/GPT-OSS.md: "gpt-oss-120b will fit on a single A100 (80GB)" with a bare
+    # `vllm serve openai/gpt-oss-120b`, i.e. the release's own utilization default (0.92 from 0.20.0).
+    # At an explicit 0.9 the full 131072-token context no longer fits: the weights load at 65.97 GiB
+    # (vLLM #23278, experts padded 2880 -> 3072 x 2944 by the Marlin MXFP4 MoE), which the old
+    # expectation (fits at 0.9) did not account for.
     model = spec(GPT_OSS_120B, params_b=116.8, active_params_b=5.1)
     result = size(SizingRequest(model, gpu("A100-80GB")))
+    assert result.gpu_memory_utilization == 0.92
     assert result.fits and result.max_model_len == 131072
 
 
@@ -185,10 +190,14 @@ def test_budget_applies_utilization_to_total_memory():
 
 
 def test_qwen25_7b_fits_a10g_at_full_context():
+    # without a utilization the release's default is used and written out: 0.92 in the pinned 0.20.2
+    # (vllm/config/cache.py, raised from 0.9 in 0.20.0), 0.9 before
     result = size(SizingRequest(spec(QWEN25_7B, params_b=7.62), gpu("A10G")))
     assert result.fits and result.max_model_len == 32768 and result.max_concurrency >= 1
     assert result.vllm_args[:3] == ["--tensor-parallel-size=1", "--max-model-len=32768",
-                                    "--gpu-memory-utilization=0.9"]
+                                    "--gpu-memory-utilization=0.92"]
+    older = size(SizingRequest(spec(QWEN25_7B, params_b=7.62), gpu("A10G"), vllm_version="0.19.1"))
+    assert older.vllm_args[2] == "--gpu-memory-utilization=0.9"
 
 
 def test_impossible_fit_explains_and_suggests():
@@ -217,6 +226,12 @@ def test_large_gpus_get_larger_scheduler_defaults_except_a100():
     assert sizing.batch_defaults(gpu("H100-80GB")) == (8192, 1024)
     assert sizing.batch_defaults(gpu("A100-80GB")) == (2048, 256)
     assert sizing.batch_defaults(gpu("A10G")) == (2048, 256)
+    # 0.8.x counted A100s as large too; the exclusion arrived in 0.9.0 (vllm/engine/arg_utils.py)
+    assert sizing.batch_defaults(gpu("A100-80GB"), "0.8.5") == (8192, 1024)
+    # V0 profiles max(max_model_len, 2048) tokens with 256 sequences; 512-token chunks above 32K before 0.7
+    assert sizing.batch_defaults(gpu("H100-80GB"), "0.6.3", 8192) == (8192, 256)
+    assert sizing.batch_defaults(gpu("H100-80GB"), "0.6.3", 131072) == (512, 256)
+    assert sizing.batch_defaults(gpu("H100-80GB"), "0.7.3", 131072) == (2048, 256)
 
 
 # -- GPU capabilities ------------------------------------------------------------------------------
