@@ -30,6 +30,7 @@ GUIDES = [
     ("Deploy a custom vLLM image", "custom-image.md"),
     ("Service-function proxy", "proxy.md"),
     ("Operate: suspend, scale, cost, teardown", "operate.md"),
+    ("Debug a service", "debug.md"),
     ("CLI JSON output", "cli.md"),
 ]
 
