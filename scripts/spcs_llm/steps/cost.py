@@ -53,7 +53,7 @@ def run(args) -> StepResult:
         data = {"mode": runner.mode, "window": window.label, "read": runner.reads,
                 "credits_by_pool": [_num(r, "credits_used") for r in by_pool or []],
                 "credits_by_service": [_num(r, "credits") for r in by_service or []],
-                "spcs_credits_total": _total(total),
+                "spcs_credits_total": _total(total) if runner.reads else None,
                 "billing_now": _billing_now(pools, plan), "refused": refused,
                 "plan_burn_rate": _plan_burn(plan), "statements": runner.statements}
     data["billing_now_credits_per_hour"] = round(sum(p["credits_per_hour"] or 0 for p in data["billing_now"]), 3)

@@ -267,7 +267,7 @@ def _auto_suspend(args, target: Target, data: dict) -> None:
     resume = True if str(row.get("auto_resume")).lower() == "false" and secs else None
     if pool and (pool_secs is not None or resume):
         data["statements_to_run"].append(sql.pool_set(pool, auto_suspend_secs=pool_secs, auto_resume=resume))
-    if pool_secs is not None:
+    if pool and pool_secs is not None:
         data["pool_auto_suspend_secs"] = pool_secs
     if not pool:
         data["notes"].append("no compute pool known: the pool's own AUTO_SUSPEND_SECS was not checked (--pool NAME)")
@@ -321,6 +321,10 @@ def _effect(args, data: dict) -> dict:
         others = int(row.get("num_services") or 1) - 1
         if not secs:
             effect["billing"] = "the pool keeps billing while the service runs"
+        elif not data["pool"]:
+            effect["billing"] = ("billing ends when the pool suspends itself after its own AUTO_SUSPEND_SECS, "
+                                 "which was not read: run without --dry-run (reads only, changes nothing without "
+                                 "--yes) or pass --pool NAME")
         elif others > 0:
             effect["billing"] = (f"the service's instances stop after {secs} s idle, but the pool keeps billing while "
                                  f"its {others} other service(s) run")
