@@ -162,3 +162,70 @@ def _listening_url(proc) -> str:
             break
     raise AssertionError("the gateway did not start")
 
+
+
+# ---- key-pair tokens -----------------------------------------------------------------------------
+
+class FakeOAuth:
+    """Stands in for Snowflake's /oauth/token: records each exchange, answers the next token."""
+
+    def __init__(self, tokens):
+        self.tokens, self.posts = list(tokens), []
+
+    RequestException = OSError
+
+    def post(self, url, data, timeout):
+        self.posts.append((url, data))
+        return type("Answer", (), {"status_code": 200, "text": self.tokens.pop(0), "content": b""})()
+
+
+def test_keypair_token_is_exchanged_and_refreshed_after_an_ingress_404(loop_thread, simulator, tmp_path, monkeypatch):
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from spcs_llm.rest import keypair
+    from spcs_llm.rest.keypair import KeyPairToken, load_private_key
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = tmp_path / "key.p8"
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+    oauth = FakeOAuth(["kp-stale-token-111", "kp-fresh-token-222"])
+    monkeypatch.setattr(keypair, "requests", oauth)
+    sim = simulator()
+    sim.tokens.update({"kp-stale-token-111": False, "kp-fresh-token-222": True})
+    host = sim.url.split("://")[1]
+    tokens = KeyPairToken(account="myorg-myacct", user="llm_svc_app", role="LLM_SVC_CALLER",
+                          private_key=load_private_key(str(pem)), ingress_host=host)
+    with serving(loop_thread, Gateway(sim.url, tokens, served_model=SERVED)) as gw:
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{gw.port}/v1", api_key="x", max_retries=0)
+        reply = client.chat.completions.create(model=SERVED, messages=[{"role": "user", "content": "hi"}])
+    assert reply.choices[0].message.content.startswith("tok0")
+    assert [s["authorization"] for s in sim.seen] == ['Snowflake Token="kp-stale-token-111"',
+                                                      'Snowflake Token="kp-fresh-token-222"']
+    (url, data), _ = oauth.posts  # the refused token made the gateway exchange a new one
+    assert url == "https://myorg-myacct.snowflakecomputing.com/oauth/token"
+    assert data["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    assert data["scope"] == f"session:role:LLM_SVC_CALLER {host}"
+    claims = jwt.decode(data["assertion"], key.public_key(), algorithms=["RS256"])
+    assert claims["sub"] == "MYORG-MYACCT.LLM_SVC_APP" and claims["iss"].startswith("MYORG-MYACCT.LLM_SVC_APP.SHA256:")
+    assert claims["exp"] - claims["iat"] == 59 * 60
+
+
+def test_keypair_settings_from_the_plan(offline, capsys, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = offline / "key.p8"
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+    pem.chmod(0o600)
+    write_plan(offline / "deployment.yaml", engine_path="registry", registry__model_name="m",
+               registry__ingress_url="https://a1b2c3-myorg-ml-prod.snowflakecomputing.app",
+               snowflake__account="MYORG-ML_PROD", rest__token_method="keypair", rest__private_key_file=str(pem),
+               rest__caller_user="LLM_SVC_APP", rest__caller_role="LLM_SVC_CALLER")
+    code, out, err = run_text(capsys, "gateway", "--check")
+    assert code == 0 and f"key pair {pem} (user LLM_SVC_APP, role LLM_SVC_CALLER" in out
+    assert "PRIVATE KEY" not in out + err

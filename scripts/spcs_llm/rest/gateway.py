@@ -24,6 +24,7 @@ import time
 import aiohttp
 from aiohttp import web
 
+from ..errors import SpcsLlmError
 from ..proxy.server import bind_socket
 from ..redact import redact
 from .client import _model_error
@@ -143,6 +144,10 @@ class Gateway:
                                          "not recognised (the gateway sends it as Snowflake Token)",
                                          "authentication_error", "snowflake_ingress_redirect")
                 return await self._relay(request, upstream)
+        except SpcsLlmError as err:  # the key-pair token could not be obtained
+            self.stats["upstream_errors"] += 1
+            status = 502
+            return _openai_error(502, redact(str(err)), "upstream_error", "snowflake_token_unavailable")
         except (TimeoutError, aiohttp.ClientError) as err:
             self.stats["upstream_errors"] += 1
             status = 502

@@ -35,6 +35,14 @@ def add_arguments(parser) -> None:
     pat.add_argument("--pat-env", metavar="VAR", help="env var holding the PAT (default: the plan's rest.pat_file "
                      f"if it exists, else rest.pat_env, else {DEFAULT_PAT_ENV})")
     pat.add_argument("--pat-file", metavar="PATH", help="file holding the PAT (mode 0600)")
+    pat.add_argument("--private-key-file", metavar="PATH",
+                     help="use a key-pair token instead of a PAT: the user's PEM private key (default: the plan's "
+                          "rest.private_key_file when `access` recorded the key-pair method)")
+    keypair = parser.add_argument_group("key pair (with --private-key-file)")
+    keypair.add_argument("--private-key-passphrase-env", metavar="VAR", help="env var holding the key's passphrase")
+    keypair.add_argument("--account", help="account identifier, ORG-ACCOUNT (default: the plan's snowflake.account)")
+    keypair.add_argument("--user", help="the key's user (default: the plan's rest.caller_user)")
+    keypair.add_argument("--role", help="role of the token's session (default: the plan's rest.caller_role)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any free)")
     parser.add_argument("--model", help="served model name requests are mapped to (default: the registry model "
@@ -71,26 +79,59 @@ def run(args) -> StepResult:
     model = args.model or served_model(plan)
     aliases = tuple(a for a in (plan_file.get(plan or {}, "model.id"), plan_file.get(plan or {}, "registry.model_name"))
                     if a)
-    args.pat_env, args.pat_file = source_from_plan(args.pat_env, args.pat_file, plan)
-    token = read_token(args.pat_env, args.pat_file)
-    warning = loose_permissions(args.pat_file) or loose_permissions(args.api_key_file)
+    key_file = args.private_key_file or _recorded_key_file(args, plan)
+    if key_file:
+        tokens, source = _keypair(args, plan, key_file, upstream)
+    else:
+        from ..rest.gateway import StaticToken
+
+        args.pat_env, args.pat_file = source_from_plan(args.pat_env, args.pat_file, plan)
+        tokens = StaticToken(read_token(args.pat_env, args.pat_file))
+        source = f"file {args.pat_file}" if args.pat_file else f"${args.pat_env or DEFAULT_PAT_ENV}"
+    warning = loose_permissions(key_file or args.pat_file) or loose_permissions(args.api_key_file)
     if warning:
         sys.stderr.write(f"warning: {warning}\n")
     settings = {"listen": f"http://{_url_host(args.host)}:{args.port}/v1", "upstream": upstream, "model": model,
-                "model_aliases": list(aliases), "local_api_key": local_key is not None,
-                "token_source": f"file {args.pat_file}" if args.pat_file else f"${args.pat_env or DEFAULT_PAT_ENV}"}
+                "model_aliases": list(aliases), "local_api_key": local_key is not None, "token_source": source}
     if args.check:
         return StepResult(data={"checked": True, **settings}, text=_settings_text(settings, checked=True))
 
-    from ..rest.gateway import Gateway, StaticToken
+    from ..rest.gateway import Gateway
 
-    gateway = Gateway(upstream, StaticToken(token), served_model=model, aliases=aliases, local_key=local_key,
+    gateway = Gateway(upstream, tokens, served_model=model, aliases=aliases, local_key=local_key,
                       timeout_s=args.request_timeout)
     _logging()
     stats = asyncio.run(_serve(gateway, args.host, args.port, settings))
     return StepResult(data={"checked": False, **settings, "stats": stats},
                       text=f"gateway stopped: {stats['requests']} requests, {stats['auth_404']} refused by the "
                            f"ingress (404 -> 401), {stats['upstream_errors']} upstream errors")
+
+
+def _recorded_key_file(args, plan: dict | None) -> str | None:
+    """The key `spcs-llm access token --method keypair` recorded, unless a PAT flag was given."""
+    if args.pat_env or args.pat_file or plan_file.get(plan or {}, "rest.token_method") != "keypair":
+        return None
+    return plan_file.get(plan or {}, "rest.private_key_file")
+
+
+def _keypair(args, plan: dict | None, key_file: str, upstream: str):
+    """A refreshing key-pair token source (rest/keypair.py); nothing is exchanged until the first request."""
+    from urllib.parse import urlsplit
+
+    from ..rest.keypair import KeyPairToken, load_private_key
+
+    get = plan_file.get
+    account = args.account or get(plan or {}, "snowflake.account")
+    user = args.user or get(plan or {}, "rest.caller_user")
+    role = args.role or get(plan or {}, "rest.caller_role")
+    missing = [flag for flag, value in (("--account", account), ("--user", user)) if not value]
+    if missing:
+        raise SpcsLlmError(f"a key-pair token needs {' and '.join(missing)}",
+                           hint="pass them, or record them with spcs-llm preflight / spcs-llm access")
+    key = load_private_key(key_file, args.private_key_passphrase_env)
+    tokens = KeyPairToken(account=account, user=user, role=role, private_key=key,
+                          ingress_host=urlsplit(upstream).netloc)
+    return tokens, f"key pair {key_file} (user {user}, role {role or 'default'}, refreshed before expiry)"
 
 
 def _local_key(args) -> str | None:
