@@ -31,6 +31,7 @@ GUIDES = [
     ("Service-function proxy", "proxy.md"),
     ("Operate: suspend, scale, cost, teardown", "operate.md"),
     ("Debug a service", "debug.md"),
+    ("REST access and OpenAI-compatible clients", "rest.md"),
     ("CLI JSON output", "cli.md"),
 ]
 
