@@ -34,6 +34,7 @@ class PlanRequest:
     live_families: tuple[dict, ...] = ()
     # KV caches vLLM logged for this plan (plan file observed.kv_cache): truth for their configuration
     observations: tuple[dict, ...] = ()
+    vllm_version: str | None = None  # the release whose memory accounting sizes the plan (None: the image pin)
 
 
 def tp_options(model: ModelSpec, gpu_count: int) -> list[int]:
@@ -46,6 +47,7 @@ def _size(req: PlanRequest, family: InstanceFamily, tp: int) -> Sizing:
         model=req.model, gpu=catalog.gpu(family.gpu), tensor_parallel_size=tp,
         gpu_memory_utilization=req.gpu_memory_utilization, max_model_len=req.max_model_len,
         quantization=req.quantization, kv_cache_dtype=req.kv_cache_dtype, observations=req.observations,
+        vllm_version=req.vllm_version,
     ))
 
 

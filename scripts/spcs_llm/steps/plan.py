@@ -8,7 +8,7 @@ confirms one with `spcs-llm select`.
 
 from __future__ import annotations
 
-from .. import __version__, observed, plan_file
+from .. import __version__, observed, plan_file, vllm_versions
 from ..catalog import CLOUDS
 from ..errors import EXIT_NEGATIVE, SpcsLlmError
 from ..models import resolve_model
@@ -28,7 +28,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--quantization", choices=QUANTIZATIONS, help="size a quantized variant")
     parser.add_argument("--kv-cache-dtype", choices=KV_CACHE_DTYPES, help="default auto (the model's dtype)")
     parser.add_argument("--gpu-memory-utilization", type=float,
-                        help=f"default {DEFAULT_GPU_MEMORY_UTILIZATION}")
+                        help="vLLM's share of GPU memory, 0-1 (default: that vLLM release's own default, 0.92 from "
+                             f"0.20, {DEFAULT_GPU_MEMORY_UTILIZATION} before)")
+    parser.add_argument("--vllm-version", metavar="X.Y.Z",
+                        help="size with the memory accounting of this vLLM release (default: the release the plan's "
+                             f"path runs: the custom image's pin {vllm_versions.CUSTOM_IMAGE_VLLM_VERSION}; the "
+                             "registry path's release is not published and is assumed the same)")
     parser.add_argument("--out", default=plan_file.DEFAULT_PLAN_PATH, help="plan file to write (deployment.yaml)")
     parser.add_argument("--force", action="store_true", help="replace an existing plan file")
     parser.add_argument("--replan", action="store_true",
@@ -65,13 +70,15 @@ def run(args) -> StepResult:
     region = pick(args.region, "region")
     cloud = _cloud(pick(args.cloud, "cloud"), region)
     model = resolve_model(model_ref)
+    accounting = _vllm_accounting(args, existing)
     req = PlanRequest(model=model, cloud=cloud, region=region, max_model_len=pick(args.max_model_len, "max_model_len"),
                       concurrency=concurrency, quantization=pick(args.quantization, "quantization"),
                       kv_cache_dtype=pick(args.kv_cache_dtype, "kv_cache_dtype", "auto"),
                       gpu_memory_utilization=pick(args.gpu_memory_utilization, "gpu_memory_utilization",
-                                                  DEFAULT_GPU_MEMORY_UTILIZATION),
+                                                  vllm_versions.default_gpu_memory_utilization(accounting)),
                       live_families=tuple(plan_file.get(existing, "snowflake.live_families") or ()),
-                      observations=tuple(plan_file.get(existing, observed.PLAN_FIELD) or ()))
+                      observations=tuple(plan_file.get(existing, observed.PLAN_FIELD) or ()),
+                      vllm_version=accounting.version)
     candidates = plan(req)
     if not candidates:
         raise SpcsLlmError(f"no GPU instance family in the catalog for cloud={cloud} region={region}",
@@ -82,7 +89,8 @@ def run(args) -> StepResult:
         "request": {"cloud": cloud, "region": region,
                     "max_model_len": req.max_model_len or model.max_position_embeddings,
                     "concurrency": concurrency, "quantization": req.quantization,
-                    "kv_cache_dtype": req.kv_cache_dtype, "gpu_memory_utilization": req.gpu_memory_utilization},
+                    "kv_cache_dtype": req.kv_cache_dtype, "gpu_memory_utilization": req.gpu_memory_utilization,
+                    "vllm_version": accounting.version, "vllm_version_source": accounting.source},
         "sized_on": "live" if req.live_families else "catalog",
         "recommendation": best,
         "what_would_fit": [] if best else alternatives(req, candidates),
@@ -122,6 +130,17 @@ def _observation(args, existing: dict) -> dict | None:
         raise SpcsLlmError(f"--observed-kv-tokens {tokens} must be at least 1")
     observed.record_observed_kv(existing, tokens, source=source, vllm_version=version)
     return plan_file.get(existing, observed.PLAN_FIELD)[-1]
+
+
+def _vllm_accounting(args, existing: dict) -> vllm_versions.Accounting:
+    """--vllm-version wins; then a version the user gave before (--replan); then the plan's path's release."""
+    if args.vllm_version:
+        return vllm_versions.accounting(args.vllm_version, source="--vllm-version")
+    if plan_file.get(existing, "request.vllm_version_source") == "--vllm-version":
+        return vllm_versions.accounting(plan_file.get(existing, "request.vllm_version"), source="--vllm-version")
+    path = plan_file.get(existing, "engine_path") or plan_file.get(existing, "workers.engine_path")
+    version, source = vllm_versions.default_for_path(path)
+    return vllm_versions.accounting(version, source=source)
 
 
 def _read_log(path: str) -> str:
@@ -213,6 +232,8 @@ def _text(data: dict, show_all: bool) -> str:
     lines = [f"{model['id']}: {params}, {model['dtype']}, max context {model['max_position_embeddings']}",
              f"serving {req['max_model_len']} tokens x {req['concurrency']} concurrent request(s), "
              f"gpu_memory_utilization {req['gpu_memory_utilization']}"]
+    if req.get("vllm_version"):
+        lines.append(f"sized with the memory accounting of vLLM {req['vllm_version']} ({req['vllm_version_source']})")
     if data["sized_on"] == "live":
         lines.append("sized on the GPU families your account reports (spcs-llm pools), not the built-in catalog")
     lines.append("")
