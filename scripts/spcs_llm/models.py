@@ -53,6 +53,9 @@ class ModelSpec:
     mla_kv_dim: int = 0  # kv_lora_rank + qk_rope_head_dim for MLA models (DeepSeek-V2/V3)
     checkpoint_quantization: str | None = None  # awq | gptq | fp8 | mxfp4 | bitsandbytes ...
     checkpoint_bits: float | None = None
+    quant_group_size: int | None = None  # AWQ/GPTQ: weights per scale group (TP must keep groups whole)
+    base_model: str | None = None  # a pre-quantized checkpoint: the catalog model it was made from
+    modelscope_id: str | None = None  # the same checkpoint on ModelScope, when published there
     params_b: float | None = None  # published total; None: counted from the shapes
     active_params_b: float | None = None
     trust_remote_code: bool = False
@@ -171,6 +174,9 @@ def from_config(config: dict, *, model_id: str, source: str, meta: dict | None =
         mla_kv_dim=mla,
         checkpoint_quantization=method,
         checkpoint_bits=bits,
+        quant_group_size=_group_size(quant),
+        base_model=meta.get("base_model"),
+        modelscope_id=meta.get("modelscope_id"),
         params_b=meta.get("params_b"),
         active_params_b=meta.get("active_params_b"),
         trust_remote_code=remote,
@@ -298,6 +304,28 @@ def _checkpoint_quantization(quant: dict) -> tuple[str | None, float | None]:
     if method == "bitsandbytes" or quant.get("load_in_4bit"):
         method, bits = "bitsandbytes", 4
     return method, (float(bits) if bits else None)
+
+
+def _group_size(quant: dict) -> int | None:
+    size = quant.get("group_size") or quant.get("q_group_size")
+    return int(size) if isinstance(size, int) and size > 0 else None
+
+
+def group_split_ok(model: ModelSpec, tp: int) -> bool:
+    """vLLM shards the input dimension of the down projection over TP ranks; a group-quantized
+    checkpoint (AWQ/GPTQ) loads only when every rank holds whole groups of quant_group_size."""
+    if not model.quant_group_size or model.checkpoint_quantization not in ("awq", "gptq"):
+        return True
+    width = model.moe_intermediate_size or model.intermediate_size
+    return width % tp == 0 and (width // tp) % model.quant_group_size == 0
+
+
+def spec_for_catalog_id(model_id: str) -> ModelSpec | None:
+    """A catalog entry (base model or pre-quantized checkpoint) as a ModelSpec; None when not in the catalog."""
+    entry = catalog.model_entry(model_id)
+    if entry is None:
+        return None
+    return from_config(entry["config"], model_id=entry["id"], source="catalog", meta=entry)
 
 
 # -- resolving what the user typed ----------------------------------------------------------------

@@ -72,19 +72,23 @@ def test_hardware_choice_lists_fitting_families_with_tp_replicas_and_cost(workdi
     data = planned(capsys)
     text = prompt(capsys, "plan", "--model", MODEL, "--cloud", "aws", "--max-model-len", "8192", "--no-write")
     rec = data["recommendation"]
-    assert f"| {rec['instance_family']} (recommended) |" in text
+    assert f"| {rec['instance_family']} ({rec['cloud']}) (recommended) |" in text
     fitting = [c for c in data["candidates"] if c["fits"]]
     for c in fitting[:8]:
         row = next(line for line in text.splitlines() if line.startswith(f"| {c['rank']} | {c['instance_family']}"))
         cells = [cell.strip() for cell in row.strip("|").split("|")]
-        assert cells[4] == str(c["tensor_parallel_size"]) and cells[5] == str(c["replicas_per_node"])
-        assert cells[8] == str(c["credits_per_hour"])
+        assert cells[4] == f"{c['tensor_parallel_size']} x {c['replicas_per_node']}"
+        assert cells[7] == str(c["credits_per_hour_for_layout"])  # the billed nodes of this layout
+        # speed and cost per token, as in the text output
+        assert cells[8] == str(c["est_decode_tokens_per_s_single_stream"]) and float(cells[8]) > 0
+        assert cells[10] == str(c["credits_per_million_output_tokens"])
     assert "TP x replicas per node = GPUs per node" in text
+    assert f"Deploys: **{rec['model_id']}**" in text
     assert f"default: {rec['instance_family']}" in text
 
 
 def test_hardware_choice_when_nothing_fits_asks_what_to_change(workdir, capsys):
-    data = step(capsys, "plan", "--model", "Qwen/Qwen2.5-72B-Instruct", "--cloud", "aws", "--region",
+    data = step(capsys, "plan", "--model", "meta-llama/Llama-3.1-70B-Instruct", "--cloud", "aws", "--region",
                 "cn-northwest-1", "--no-write", expect=1)
     assert data["recommendation"] is None
     text = render_prompt("hardware_choice", **data)
@@ -95,9 +99,11 @@ def test_hardware_choice_when_nothing_fits_asks_what_to_change(workdir, capsys):
 def test_num_workers_question_gpu_vllm(workdir, capsys):
     planned(capsys)
     step(capsys, "select", "--family", "GPU_NV_M")
-    data = step(capsys, "workers", "--engine", "registry", "--max-instances", "2")
+    data = step(capsys, "workers", "--engine", "registry", "--min-instances", "1", "--max-instances", "2")
     text = render_prompt("num_workers_question", **data)
     tp, replicas = data["tensor_parallel_size"], data["replicas_per_node"]
+    # 2 instances at TP=1 leave 2 of the node's 4 GPUs idle: said, with the count that costs the same
+    assert "2 billed GPU(s) would sit idle" in text and "4 instance(s) cost the same as 2" in text
     assert f"TP x replicas = GPUs per node: {tp} x {replicas} = 4" in text
     assert "continuous batching" in text and "num_workers = 1 (left unset" in text
     assert "No Snowflake source gives num_workers a meaning for the vLLM engine" in text

@@ -56,8 +56,10 @@ def test_plan_of_70b_needs_multi_gpu_families(capsys, workdir):
                      "--max-model-len", "8192", "--json", "--no-write")
     assert code == 0
     for c in data["candidates"]:
-        if c["fits"]:
+        if c["fits"] and not c["substitute"]:
             assert c["gpu_count"] * (c["gpu_memory_gib"] or 0) >= 140  # 141 GB of bf16 weights
+        if c["fits"] and c["substitute"]:  # a smaller family serves a published 4-bit or FP8 checkpoint
+            assert c["model_id"] != "meta-llama/Llama-3.1-70B-Instruct" and c["checkpoint_quantization"]
         if c["gpu_count"] == 1 and c["gpu"] == "A10G":
             assert not c["fits"]
 
@@ -247,16 +249,19 @@ def test_nothing_fits_says_what_would(capsys, workdir):
     code, data = run(capsys, "plan", "--model", "meta-llama/Llama-3.1-70B-Instruct", "--region", "cn-northwest-1",
                      "--json")
     assert code == 1 and data["recommendation"] is None and data["plan_path"] is None
-    assert any("quantized checkpoint" in h for h in data["what_would_fit"])
+    # the catalog's AWQ checkpoint was sized too: it fits 4x A10G at a shorter context, which leads
+    first = data["what_would_fit"][0]
+    assert first.startswith("lower --max-model-len to") and "AWQ" in first
+    assert int(first.split()[3].rstrip(":")) < 131072
     assert not (workdir / "deployment.yaml").exists()
-    # 0.4, not 0.5: vLLM 0.20's accounting (tests/unit/test_sizing_calibration.py) leaves TP=4 on 4x A10G
-    # room for the full 131072 tokens at 0.5
     code, data = run(capsys, "plan", "--model", "meta-llama/Llama-3.1-8B-Instruct", "--region", "cn-northwest-1",
-                     "--gpu-memory-utilization", "0.4", "--json", "--no-write")
+                     "--quantization", "fp8", "--gpu-memory-utilization", "0.3", "--json", "--no-write")
     assert code == 1 and data["what_would_fit"][0].startswith("lower --max-model-len to")
     length = int(data["what_would_fit"][0].split()[3].rstrip(":"))
+    assert length < 131072
     code, data = run(capsys, "plan", "--model", "meta-llama/Llama-3.1-8B-Instruct", "--region", "cn-northwest-1",
-                     "--gpu-memory-utilization", "0.4", "--max-model-len", str(length), "--json", "--no-write")
+                     "--quantization", "fp8", "--gpu-memory-utilization", "0.3", "--max-model-len", str(length),
+                     "--json", "--no-write")
     assert code == 0  # the suggestion is right
 
 
@@ -312,7 +317,9 @@ def test_replan_sizes_on_the_accounts_live_families_and_keeps_its_decisions(caps
     code, data = run(capsys, "plan", "--replan", "--json")
     assert code == 0 and data["sized_on"] == "live" and data["request"]["max_model_len"] == 8192
     by_name = {c["instance_family"]: c for c in data["candidates"]}
-    assert by_name["GPU_NV_S"]["gpu"] == "T4" and not by_name["GPU_NV_S"]["fits"]
+    # the 16-bit weights do not fit the T4 (a 4-bit checkpoint may, ranked after the asked weights)
+    assert by_name["GPU_NV_S"]["gpu"] == "T4"
+    assert not by_name["GPU_NV_S"]["fits"] or by_name["GPU_NV_S"]["substitute"]
     assert data["recommendation"]["instance_family"] == "GPU_NV_M"
     replanned = plan_file.load(workdir / "deployment.yaml")
     assert replanned["snowflake"]["compute_pool"] == "LLM_POOL"

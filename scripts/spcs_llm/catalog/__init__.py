@@ -268,9 +268,34 @@ def family(name: str, cloud: str | None = None) -> InstanceFamily:
     return matches[0]
 
 
+# What a pre-quantized checkpoint shares with its base model unless it says otherwise.
+_INHERITED = ("family", "tasks", "params_b", "active_params_b", "licence", "languages", "trust_remote_code")
+
+
 @cache
 def models() -> dict[str, dict]:
-    return {entry["id"]: entry for entry in _read("models.yaml")["models"]}
+    """Catalog entries by id; a checkpoint with `base_model` is completed from its base (metadata, and
+    the base config under its own config keys)."""
+    raw = {entry["id"]: entry for entry in _read("models.yaml")["models"]}
+    return {key: _with_base(entry, raw) for key, entry in raw.items()}
+
+
+def _with_base(entry: dict, raw: dict[str, dict]) -> dict:
+    base = raw.get(entry.get("base_model") or "")
+    if base is None:
+        return entry
+    merged = {k: base[k] for k in _INHERITED if k in base}
+    merged.update(entry)
+    merged["config"] = {**(base.get("config") or {}), **(entry.get("config") or {})}
+    return merged
+
+
+def variants_of(model_id: str) -> list[dict]:
+    """The published pre-quantized checkpoints of a catalog model (entries whose base_model it is)."""
+    entry = model_entry(model_id)
+    if entry is None:
+        return []
+    return [e for e in models().values() if e.get("base_model") == entry["id"]]
 
 
 def model_entry(model_id: str) -> dict | None:
@@ -293,7 +318,7 @@ _FAMILY_KEYS = {"name", "cloud", "vcpu", "memory_gib", "storage_gb", "gpu", "gpu
                 "sources", "notes", "network_gbps"}
 _MODEL_KEYS = {"id", "family", "tasks", "params_b", "active_params_b", "licence", "gated",
                "trust_remote_code", "languages", "checkpoint_quantization", "config", "sources",
-               "confidence", "notes", "quantized_variants", "snowflake_models"}
+               "confidence", "notes", "snowflake_models", "base_model", "modelscope_id"}
 _CONFIG_REQUIRED = ("num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size",
                     "max_position_embeddings")
 
@@ -327,8 +352,11 @@ def validate_catalogs() -> list[str]:
         if entry.get("china", "no") not in ("yes", "no", "unverified"):
             errors.append(f"{where}: china must be yes, no or unverified")
     seen = set()
+    raw = {e.get("id"): e for e in _read("models.yaml").get("models", [])}
     for entry in _read("models.yaml").get("models", []):
         where = f"models.yaml:{entry.get('id')}"
+        errors += _variant_errors(where, entry, raw)
+        entry = _with_base(entry, raw)
         if entry.get("id") in seen:
             errors.append(f"{where}: duplicate id")
         seen.add(entry.get("id"))
@@ -339,4 +367,25 @@ def validate_catalogs() -> list[str]:
         text = config.get("text_config", config)
         errors += [f"{where}: config lacks {k!r}" for k in _CONFIG_REQUIRED
                    if k not in text and not (k == "max_position_embeddings" and "seq_length" in text)]
+    return errors
+
+
+def _variant_errors(where: str, entry: dict, raw: dict) -> list[str]:
+    """A pre-quantized checkpoint names an existing, non-quantized base and says its method in its config."""
+    base_id = entry.get("base_model")
+    if base_id is None:
+        return [f"{where}: modelscope_id without base_model"] if entry.get("modelscope_id") and \
+            not entry.get("checkpoint_quantization") else []
+    base = raw.get(base_id)
+    if base is None:
+        return [f"{where}: base_model {base_id!r} is not a catalog id"]
+    errors = []
+    if base.get("base_model") or base.get("checkpoint_quantization"):
+        errors.append(f"{where}: base_model {base_id!r} must be an unquantized model")
+    if not entry.get("checkpoint_quantization"):
+        errors.append(f"{where}: a checkpoint with base_model needs checkpoint_quantization")
+    if not (entry.get("config") or {}).get("quantization_config"):
+        errors.append(f"{where}: its config needs the checkpoint's quantization_config")
+    if str(entry.get("modelscope_id", "a/b")).count("/") != 1:
+        errors.append(f"{where}: modelscope_id must be owner/name")
     return errors

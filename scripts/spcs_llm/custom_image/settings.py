@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from .. import __version__, catalog, plan_file
+from ..checkpoints import require_deployable, vllm_quantization
 from ..errors import SpcsLlmError
 from ..render.identifiers import identifier, qualified_name, service_name
 from . import sources
@@ -321,6 +322,7 @@ def resolve(plan: dict) -> CustomImage:
     if not _MODEL_ID.match(model_id):
         raise SpcsLlmError(f"model.id {model_id!r} is not a hub repository id (owner/name)",
                            hint="the custom image downloads weights by repository id, e.g. Qwen/Qwen2.5-7B-Instruct")
+    require_deployable(plan)  # model.id is the checkpoint that was sized (a quantized repo, not its base)
     database = _ident(plan_file.require(plan, "snowflake.database", "spcs-llm preflight"), "snowflake.database")
     schema = _ident(plan_file.require(plan, "snowflake.schema", "spcs-llm preflight"), "snowflake.schema")
     pool = _ident(plan_file.require(plan, "snowflake.compute_pool", "spcs-llm create-pool"), "snowflake.compute_pool")
@@ -369,7 +371,7 @@ def resolve(plan: dict) -> CustomImage:
     for value, name in ((revision, "custom_image.model_revision"), (ms_revision, "custom_image.modelscope_revision")):
         if not _REVISION.match(value):
             raise SpcsLlmError(f"{name} {value!r} is not a branch, tag or commit name")
-    ms_model = str(_ci(plan, "modelscope_model_id") or model_id)
+    ms_model = str(_ci(plan, "modelscope_model_id") or plan_file.get(plan, "model.modelscope_id") or model_id)
     if not _MODEL_ID.match(ms_model):
         raise SpcsLlmError(f"custom_image.modelscope_model_id {ms_model!r} is not owner/name")
     min_i = _positive_int(plan_file.get(plan, "workers.min_instances", 1), "workers.min_instances", 1, 1000)
@@ -400,7 +402,7 @@ def resolve(plan: dict) -> CustomImage:
     if gmu is not None and not 0 < float(gmu) <= 1:
         raise SpcsLlmError(f"gpu_memory_utilization {gmu!r} must be in (0, 1]")
     max_model_len = plan_file.get(plan, "selection.max_model_len") or plan_file.get(plan, "request.max_model_len")
-    quantization = plan_file.get(plan, "selection.quantization") or plan_file.get(plan, "request.quantization")
+    quantization = vllm_quantization(plan)  # a pre-quantized checkpoint's config names its own method
     kv_cache_dtype = plan_file.get(plan, "selection.kv_cache_dtype") or plan_file.get(plan, "request.kv_cache_dtype")
     trust = bool(plan_file.get(plan, "model.trust_remote_code", False))
     cache_family = str(_ci(plan, "cache_job_family", DEFAULT_CACHE_FAMILY)).upper()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import plan_file
+from ..checkpoints import require_deployable, vllm_quantization
 from ..errors import SpcsLlmError
 from ..render.identifiers import identifier, name_as_written, qualified_name, service_name
 from .engine_args import build_engine_args
@@ -201,6 +202,7 @@ def build_spec(plan: dict, plan_path: str, choices: Choices) -> DeploySpec:
     if not isinstance(model_id, str) or (source != "pre-logged" and not _HF_ID.match(model_id)):
         raise SpcsLlmError(f"model.id {model_id!r} is not a Hugging Face model id (org/name)",
                            hint="the registry path logs models by their Hugging Face id")
+    require_deployable(plan)  # model.id is the checkpoint that was sized (a quantized repo, not its base)
 
     if source == "pre-logged":
         model_name, version_name = pre_logged, pre_version
@@ -252,7 +254,7 @@ def build_spec(plan: dict, plan_path: str, choices: Choices) -> DeploySpec:
         max_model_len=max_len,
         gpu_memory_utilization=util,
         dtype=get(plan, "selection.dtype"),
-        quantization=get(plan, "selection.quantization"),
+        quantization=vllm_quantization(plan),
         kv_cache_dtype=get(plan, "selection.kv_cache_dtype"),
         extra=get(plan, "selection.vllm_args"),
     )

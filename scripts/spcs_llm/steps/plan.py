@@ -11,9 +11,9 @@ from __future__ import annotations
 from .. import __version__, observed, plan_file, vllm_versions
 from ..catalog import CLOUDS
 from ..errors import EXIT_NEGATIVE, SpcsLlmError
-from ..models import resolve_model
+from ..models import resolve_model, spec_for_catalog_id
 from ..output import StepResult, table
-from ..planner import PlanRequest, alternatives, plan
+from ..planner import DEFAULT_PRIORITY, PRIORITIES, PlanRequest, alternatives, plan
 from ..sizing import DEFAULT_GPU_MEMORY_UTILIZATION, KV_CACHE_DTYPES, QUANTIZATIONS
 
 
@@ -34,6 +34,10 @@ def add_arguments(parser) -> None:
                         help="size with the memory accounting of this vLLM release (default: the release the plan's "
                              f"path runs: the custom image's pin {vllm_versions.CUSTOM_IMAGE_VLLM_VERSION}; the "
                              "registry path's release is not published and is assumed the same)")
+    parser.add_argument("--priority", choices=PRIORITIES,
+                        help=f"what the layout optimises (default {DEFAULT_PRIORITY}): cheapest = fewest credits per "
+                             "hour (pre-quantized checkpoints always considered); fastest = quickest single request; "
+                             "balanced = credits per 1M output tokens, the asked weights first")
     parser.add_argument("--out", default=plan_file.DEFAULT_PLAN_PATH, help="plan file to write (deployment.yaml)")
     parser.add_argument("--force", action="store_true", help="replace an existing plan file")
     parser.add_argument("--replan", action="store_true",
@@ -55,7 +59,9 @@ def run(args) -> StepResult:
     existing = plan_file.load(args.out) if args.replan else {}
     observed_now = _observation(args, existing)
     asked = plan_file.get(existing, "request") or {}
-    model_ref = args.model or plan_file.get(existing, "model.config_path") or plan_file.get(existing, "model.id")
+    # --replan sizes the model the user asked for (request.model), not the checkpoint chosen last time
+    model_ref = (args.model or plan_file.get(existing, "request.model") or plan_file.get(existing, "model.config_path")
+                 or plan_file.get(existing, "model.id"))
     if not model_ref:
         raise SpcsLlmError("--model is required", hint="or rank an existing plan again with --replan")
     def pick(flag, key, default=None):
@@ -78,15 +84,18 @@ def run(args) -> StepResult:
                                                   vllm_versions.default_gpu_memory_utilization(accounting)),
                       live_families=tuple(plan_file.get(existing, "snowflake.live_families") or ()),
                       observations=tuple(plan_file.get(existing, observed.PLAN_FIELD) or ()),
-                      vllm_version=accounting.version)
+                      vllm_version=accounting.version,
+                      priority=pick(args.priority, "priority", DEFAULT_PRIORITY))
     candidates = plan(req)
     if not candidates:
         raise SpcsLlmError(f"no GPU instance family in the catalog for cloud={cloud} region={region}",
                            hint="drop --region, or check the region id (e.g. us-west-2, cn-northwest-1)")
     best = next((c for c in candidates if c["fits"]), None)
     data = {
-        "model": _model_facts(model),
-        "request": {"cloud": cloud, "region": region,
+        "model": checkpoint_facts(best["model_id"], model) if best else _model_facts(model),
+        "asked_model": model.id,
+        "request": {"model": model.config_path or model_ref, "priority": req.priority,
+                    "cloud": cloud, "region": region,
                     "max_model_len": req.max_model_len or model.max_position_embeddings,
                     "concurrency": concurrency, "quantization": req.quantization,
                     "kv_cache_dtype": req.kv_cache_dtype, "gpu_memory_utilization": req.gpu_memory_utilization,
@@ -171,8 +180,26 @@ def _model_facts(model) -> dict:
         "dtype": model.dtype, "checkpoint_quantization": model.checkpoint_quantization,
         "max_position_embeddings": model.max_position_embeddings, "num_attention_heads": model.num_heads,
         "num_key_value_heads": model.num_kv_heads, "licence": model.licence, "gated": model.gated,
-        "trust_remote_code": model.trust_remote_code,
+        "trust_remote_code": model.trust_remote_code, "base_model": model.base_model,
+        "modelscope_id": model.modelscope_id,
     }
+
+
+def checkpoint_facts(model_id: str, asked) -> dict:
+    """The plan's model section for the checkpoint a layout deploys: the asked model, or one of its
+    catalog checkpoints (then model.id is that checkpoint's repository and model.base_model the asked one)."""
+    if model_id == asked.id:
+        return _model_facts(asked)
+    spec = spec_for_catalog_id(model_id)
+    if spec is None:
+        raise SpcsLlmError(f"internal: checkpoint {model_id!r} is not in the model catalog", exit_code=3)
+    return _model_facts(spec)
+
+
+def model_changes(plan: dict, facts: dict) -> dict:
+    """Replace the plan's model section (a field the new checkpoint lacks must not linger)."""
+    plan.pop("model", None)
+    return {f"model.{k}": v for k, v in facts.items() if v is not None}
 
 
 def _write_plan(args, data: dict, best: dict, existing: dict):
@@ -188,7 +215,7 @@ def _write_plan(args, data: dict, best: dict, existing: dict):
                                hint="rank it again with --replan, pass --force to replace it (its decisions are "
                                     "lost), or use --out another.yaml")
         plan, changes = plan_file.new_plan(__version__), {}
-    changes.update({f"model.{k}": v for k, v in data["model"].items() if v is not None})
+    changes.update(model_changes(plan, data["model"]))
     changes.update({f"request.{k}": v for k, v in data["request"].items() if v is not None})
     changes["candidates"] = data["candidates"]
     changes.update(selection_from_candidate(best, confirmed=False))
@@ -197,8 +224,10 @@ def _write_plan(args, data: dict, best: dict, existing: dict):
 
 
 def selection_from_candidate(c: dict, *, confirmed: bool, option: dict | None = None) -> dict:
-    """The plan's selection fields for one candidate (and one of its TP options)."""
-    option = option or next(o for o in c["options"] if o["tensor_parallel_size"] == c["tensor_parallel_size"])
+    """The plan's selection fields for one candidate (and one of its layouts): the layout that fills
+    the billed nodes and what it costs."""
+    option = option or next(o for o in c["options"] if o["tensor_parallel_size"] == c["tensor_parallel_size"]
+                            and o.get("model_id", c.get("model_id")) == c.get("model_id"))
     tp = option["tensor_parallel_size"]
     return {
         "selection.instance_family": c["instance_family"],
@@ -208,13 +237,20 @@ def selection_from_candidate(c: dict, *, confirmed: bool, option: dict | None = 
         "selection.replicas_per_node": c["gpu_count"] // tp,
         "selection.max_model_len": option["max_model_len"],
         "selection.gpu_memory_utilization": _flag(option["vllm_args"], "--gpu-memory-utilization", float),
-        "selection.dtype": c.get("dtype"),
-        "selection.quantization": c.get("quantization"),
+        "selection.dtype": option.get("dtype", c.get("dtype")),
+        # only a method vLLM applies at load time is a flag; a pre-quantized checkpoint's config names its own
+        "selection.quantization": _flag(option["vllm_args"], "--quantization", str),
         "selection.kv_cache_dtype": _flag(option["vllm_args"], "--kv-cache-dtype", str) or "auto",
         "selection.vllm_args": option["vllm_args"],
         "selection.credits_per_hour": c["credits_per_hour"],
         "selection.node_memory_gib": c["node_memory_gib"],
         "selection.node_vcpu": c["node_vcpu"],
+        "selection.instances": option.get("instances"),
+        "selection.nodes": option.get("nodes"),
+        "selection.credits_per_hour_for_layout": option.get("credits_per_hour_for_layout"),
+        "selection.est_decode_tokens_per_s": option.get("est_decode_tokens_per_s"),
+        "selection.est_decode_tokens_per_s_single_stream": option.get("est_decode_tokens_per_s_single_stream"),
+        "selection.credits_per_million_output_tokens": option.get("credits_per_million_output_tokens"),
         "selection.confirmed": confirmed,
     }
 
@@ -229,25 +265,33 @@ def _flag(args: list[str], name: str, cast):
 def _text(data: dict, show_all: bool) -> str:
     model, req = data["model"], data["request"]
     params = f"{model['params_b']}B" + (f" ({model['active_params_b']}B active)" if model["active_params_b"] else "")
-    lines = [f"{model['id']}: {params}, {model['dtype']}, max context {model['max_position_embeddings']}",
+    lines = [f"{model['id']}: {params}, {model['dtype']}, max context {model['max_position_embeddings']}"
+             + (f" (a {model['checkpoint_quantization']} checkpoint of {model['base_model']})"
+                if model.get("base_model") else ""),
              f"serving {req['max_model_len']} tokens x {req['concurrency']} concurrent request(s), "
-             f"gpu_memory_utilization {req['gpu_memory_utilization']}"]
+             f"gpu_memory_utilization {req['gpu_memory_utilization']}, priority {req['priority']}"]
     if req.get("vllm_version"):
         lines.append(f"sized with the memory accounting of vLLM {req['vllm_version']} ({req['vllm_version_source']})")
     if data["sized_on"] == "live":
         lines.append("sized on the GPU families your account reports (spcs-llm pools), not the built-in catalog")
     lines.append("")
     rows = [c for c in data["candidates"] if show_all or c["fits"]]
+    for c in rows:
+        c.setdefault("checkpoint", _short_checkpoint(c, data["asked_model"]))
     lines.append(table(rows, [("rank", "#"), ("instance_family", "family"), ("cloud", "cloud"), ("gpu", "gpu"),
-                              ("gpu_count", "gpus"), ("tensor_parallel_size", "tp"), ("replicas_per_node", "replicas"),
-                              ("max_concurrency_per_replica", "conc/replica"), ("credits_per_hour", "credits/h"),
-                              ("est_decode_tokens_per_s", "tok/s*"),
+                              ("gpu_count", "gpus"), ("checkpoint", "checkpoint"), ("tensor_parallel_size", "tp"),
+                              ("replicas_per_node", "inst/node"), ("nodes", "nodes"),
+                              ("layout_max_concurrency", "full-len reqs"),
+                              ("credits_per_hour_for_layout", "credits/h"),
+                              ("est_decode_tokens_per_s_single_stream", "tok/s 1 req*"),
+                              ("est_decode_tokens_per_s", "tok/s total*"),
                               ("credits_per_million_output_tokens", "credits/Mtok*")]))
-    lines.append("* decode roofline upper bound (bandwidth / bytes read per token), not a measurement")
+    lines.append("* decode roofline upper bound (bandwidth / bytes read per token), not a measurement; credits/h "
+                 "and credits/Mtok are for the layout shown (every billed GPU serving)")
     best = data["recommendation"]
     if best:
         lines += ["", f"recommended: {best['instance_family']} ({best['cloud']}): {best['reason']}",
-                  f"vLLM args: {' '.join(best['vllm_args'])}"]
+                  f"deploys: {best['model_id']}", f"vLLM args: {' '.join(best['vllm_args'])}"]
     rejected = [c for c in data["candidates"] if not c["fits"]]
     if rejected:
         lines += ["", "rejected:"]
@@ -255,6 +299,16 @@ def _text(data: dict, show_all: bool) -> str:
                   for c in rejected]
         if not best:
             lines += ["", "what would fit:"] + [f"  - {h}" for h in data["what_would_fit"]]
+    if not best and not rejected:
+        lines += ["", "what would fit:"] + [f"  - {h}" for h in data["what_would_fit"]]
     if data["plan_path"]:
         lines += ["", f"plan written to {data['plan_path']} (selection not confirmed yet: spcs-llm select)"]
     return "\n".join(lines)
+
+
+def _short_checkpoint(c: dict, asked: str) -> str:
+    """The table's checkpoint column: 'as asked', or the substitute's repository and method."""
+    model_id = c.get("model_id") or asked
+    if model_id == asked:
+        return "as asked" + (" (needs one)" if c.get("needs_checkpoint") else "")
+    return f"{model_id} ({c.get('checkpoint_quantization')})"

@@ -35,10 +35,12 @@ def add_arguments(parser) -> None:
                         help="inference server: vllm (default) or the Model Registry's python server")
     parser.add_argument("--family", help="python server on a CPU pool: the CPU instance family, e.g. CPU_X64_M")
     parser.add_argument("--num-workers", type=int, help="workers per instance (see --help text above)")
-    parser.add_argument("--min-instances", type=int, default=1,
-                        help="instances kept running even when idle (default 1)")
+    parser.add_argument("--min-instances", type=int,
+                        help="instances kept running even when idle (default: one node's worth, the replicas per "
+                             "node: a node is billed whole, so fewer leave its GPUs idle at the same cost)")
     parser.add_argument("--max-instances", type=int,
-                        help="default: enough replicas for the plan's --concurrency (at least --min-instances)")
+                        help="default: the instances that fill the nodes the plan's --concurrency bills (every GPU "
+                             "of every billed node serving; at least --min-instances)")
     parser.add_argument("--confirm", action="store_true", help="record this answer in the plan")
     parser.add_argument("--plan", default=plan_file.DEFAULT_PLAN_PATH,
                         help=f"the plan file (default {plan_file.DEFAULT_PLAN_PATH})")
@@ -50,16 +52,30 @@ def run(args) -> StepResult:
         raise SpcsLlmError("--server python is the Model Registry's inference server; use it with --engine registry")
     node = _node(plan, args)
     data = _vllm(plan, node, args) if args.server == "vllm" else _python(plan, node, args)
-    min_i = args.min_instances
     needed = _instances_for_concurrency(plan) if args.server == "vllm" else 1
-    max_i = args.max_instances if args.max_instances is not None else max(min_i, needed)
+    replicas = data["replicas_per_node"]
+    min_i = args.min_instances
+    if min_i is None:
+        min_i = replicas if args.max_instances is None else max(1, min(replicas, args.max_instances))
+    filling = math.ceil(max(min_i, needed) / replicas) * replicas  # every GPU of the billed nodes serving
+    max_i = args.max_instances if args.max_instances is not None else filling
     if min_i < 1 or max_i < min_i:
         raise SpcsLlmError(f"instances must satisfy 1 <= min ({min_i}) <= max ({max_i})")
     if max_i < needed:
         wanted = plan_file.get(plan, "request.concurrency")
         data["notes"].append(f"{max_i} instance(s) hold fewer than the plan's {wanted} concurrent full-length "
                              f"requests ({needed} needed); longer requests will queue")
-    replicas = data["replicas_per_node"]
+    data["idle_gpus"] = idle_gpus(max_i, replicas, data["gpu_requests"], node["gpu_count"] or 0)
+    if data["idle_gpus"]:
+        data["notes"].append(idle_note(max_i, replicas, data["gpu_requests"], node["gpu_count"]))
+    data["filling_instances"] = filling
+    if min_i % replicas and max_i > min_i:
+        data["notes"].append(f"at low load {min_i} instance(s) run: "
+                             + idle_note(min_i, replicas, data["gpu_requests"], node["gpu_count"]))
+    limit = _node_limit(plan, node["name"])
+    if limit is not None and math.ceil(max_i / replicas) > limit:
+        data["notes"].append(f"{max_i} instance(s) need {math.ceil(max_i / replicas)} nodes; {node['name']} offers "
+                             f"up to {limit} per account unless Snowflake raises it")
     data.update(engine_path=args.engine, server=args.server, min_instances=min_i, max_instances=max_i,
                 nodes_needed=math.ceil(max_i / replicas), instance_family=node["name"],
                 node_gpus=node["gpu_count"], node_memory_gib=node["memory_gib"], node_vcpu=node["vcpu"],
@@ -86,6 +102,29 @@ def run(args) -> StepResult:
     return StepResult(data=data, text=text, prompt="num_workers_question")
 
 
+def idle_gpus(instances: int, replicas: int, gpu_requests: int, node_gpus: int) -> int:
+    """GPUs billed but unused: the last node's GPUs that no instance takes."""
+    if not node_gpus or not replicas:
+        return 0
+    nodes = math.ceil(instances / replicas)
+    return nodes * node_gpus - instances * gpu_requests
+
+
+def idle_note(instances: int, replicas: int, gpu_requests: int, node_gpus: int) -> str:
+    """'1 instance uses 2 of 4 GPUs; 2 cost the same': what a smaller count leaves idle."""
+    nodes = math.ceil(instances / replicas)
+    full = nodes * replicas
+    return (f"{instances} instance(s) use {instances * gpu_requests} of the {nodes * node_gpus} GPUs billed on "
+            f"{nodes} node(s); {full} cost the same (--max-instances {full})")
+
+
+def _node_limit(plan: dict, family: str) -> int | None:
+    for candidate in plan_file.get(plan, "candidates", []):
+        if candidate.get("instance_family") == family:
+            return candidate.get("node_limit")
+    return None
+
+
 def _instances_for_concurrency(plan: dict) -> int:
     """Replicas needed for the plan's concurrency, from the sizing `plan` recorded for the selection."""
     concurrency = plan_file.get(plan, "request.concurrency", 1)
@@ -94,7 +133,10 @@ def _instances_for_concurrency(plan: dict) -> int:
     for candidate in plan_file.get(plan, "candidates", []):
         if candidate.get("instance_family") != family:
             continue
+        model_id = plan_file.get(plan, "model.id")
         for option in candidate.get("options", []):
+            if option.get("model_id", model_id) != model_id:
+                continue
             if option.get("tensor_parallel_size") == tp and option.get("max_concurrency"):
                 return max(1, math.ceil(concurrency / option["max_concurrency"]))
     return 1
@@ -165,7 +207,9 @@ def _python(plan: dict, node: dict, args) -> dict:
 
 
 def _weights_gib(plan: dict) -> float:
+    model_id = plan_file.get(plan, "model.id")
     for candidate in plan_file.get(plan, "candidates", []):
         for option in candidate.get("options", []):
-            return option["weights_gib_per_gpu"] * option["tensor_parallel_size"]
+            if option.get("model_id", model_id) == model_id:  # the checkpoint the plan deploys
+                return option["weights_gib_per_gpu"] * option["tensor_parallel_size"]
     raise SpcsLlmError("the plan has no sized candidates", hint="run spcs-llm plan first")
