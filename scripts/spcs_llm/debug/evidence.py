@@ -44,6 +44,7 @@ class Evidence:
     metrics: dict = field(default_factory=lambda: {"containers": [], "gpus": []})
     endpoints: list[dict] = field(default_factory=list)
     plan: dict | None = None
+    connection: str | None = None  # --connection, repeated in the commands a finding suggests
     sources: list[str] = field(default_factory=list)  # what was read, for the report
 
     def texts(self) -> list[Line]:

@@ -48,16 +48,20 @@ def _plan(ev: Evidence, dotted: str):
     return node
 
 
+def _connection_flag(ev: Evidence) -> str:
+    return f" --connection {ev.connection}" if ev.connection else ""
+
+
 def _service_flag(ev: Evidence) -> str:
-    return f" --service {ev.service}" if ev.service else ""
+    return (f" --service {ev.service}" if ev.service else "") + _connection_flag(ev)
 
 
 def _status_flags(ev: Evidence) -> str:
     """status names a service with --database/--schema/--name (the plan's when none is given)."""
     if not ev.service:
-        return ""
+        return _connection_flag(ev)
     database, schema, name = ev.service.split(".")
-    return f" --database {database} --schema {schema} --name {name}"
+    return f" --database {database} --schema {schema} --name {name}" + _connection_flag(ev)
 
 
 # -- vLLM engine start-up ------------------------------------------------------------------------
@@ -104,6 +108,10 @@ def kv_cache_too_small(ev: Evidence) -> Finding | None:
                 "with the new plan. To keep the longer context instead: --kv-cache-dtype fp8 (twice the tokens), a "
                 "higher --gpu-memory-utilization, a higher TP or a larger instance family (choose-hardware).")
         planned = _plan(ev, "selection.max_model_len")
+        if ev.plan is None:
+            fix += (" This folder has no plan (deployment.yaml): re-plan from the folder that has it, or for a "
+                    f"service deployed by hand set vLLM's --max-model-len {facts['proposed_max_model_len']} in its "
+                    "specification and upgrade it (spcs-llm manage upgrade --spec-file).")
         if planned and planned > limit:
             fix += (f" The plan still asks for {planned} tokens, above what vLLM logged: deploying it unchanged would "
                     "crash again.")

@@ -64,6 +64,7 @@ def _from_files(args):
     for path in args.from_file:
         evidence_module.read_file(ev, path)
     ev.plan = _plan(args)
+    ev.connection = args.connection
     try:
         ev.service = target.service_fqn(args)[0]
     except SpcsLlmError:
@@ -85,7 +86,7 @@ def _live(args, minutes: int):
     from . import metrics as metrics_step
 
     service, plan = target.service_fqn(args)
-    ev = evidence_module.Evidence(service=service, plan=plan)
+    ev = evidence_module.Evidence(service=service, plan=plan, connection=args.connection)
     refused: list[str] = []
     with SqlRunner.from_args(args) as runner:
         row, missing = collect.service_row(runner, service)
@@ -140,8 +141,8 @@ def _record_kv(findings, ev, plan_path: str, *, dry_run: bool) -> list[str]:
                          "plan): the plan --replan command below records it")
             continue
         try:
-            observed.record_observed_kv(ev.plan, tokens, source="spcs-llm diagnose: " + (ev.sources[0] if ev.sources
-                                                                                           else "evidence"))
+            where = finding.evidence[0].split(":", 1)[0] if finding.evidence else "evidence"
+            observed.record_observed_kv(ev.plan, tokens, source=f"spcs-llm diagnose ({where})")
         except SpcsLlmError as err:
             notes.append(f"vLLM logged {tokens} KV cache tokens; not recorded: {err.message}")
             continue

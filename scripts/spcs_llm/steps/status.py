@@ -106,7 +106,8 @@ def run(args) -> StepResult:
                 "history": history if args.wait else [], "statements": runner.statements}
     data["debug"] = _debug_pointer() if data["phase"] != "ready" else None
     data["log_statements"] = _log_statements(service, data["containers"]) if data["phase"] != "ready" else []
-    data["diagnose"] = f"spcs-llm diagnose --service {service}" if data["phase"] in (
+    data["diagnose"] = f"spcs-llm diagnose --service {service}" + (
+        f" --connection {args.connection}" if args.connection else "") if data["phase"] in (
         "restarting", "failed", "timed-out") else None
     _record_ingress(args.plan, plan, data.get("endpoint"))
     exit_code = 0 if data["phase"] == "ready" else EXIT_ENVIRONMENT if data["phase"] == "auth-failed" \
