@@ -33,7 +33,9 @@ def run(args) -> StepResult:
             continue
         spec = from_config(entry["config"], model_id=entry["id"], source="catalog", meta=entry)
         max_len = min(args.max_model_len, spec.max_position_embeddings)
-        ranked = plan(PlanRequest(model=spec, cloud=args.cloud, region=args.region, max_model_len=max_len))
+        # each catalog entry (a pre-quantized checkpoint is its own row) on its own, cheapest layout first
+        ranked = plan(PlanRequest(model=spec, cloud=args.cloud, region=args.region, max_model_len=max_len,
+                                  priority="cheapest", offer_checkpoints=False))
         best = next((c for c in ranked if c["fits"]), None)
         rows.append({
             "id": entry["id"], "family": entry.get("family"), "tasks": entry.get("tasks", []),
@@ -42,11 +44,14 @@ def run(args) -> StepResult:
             "trust_remote_code": entry.get("trust_remote_code", False),
             "languages": entry.get("languages", []), "max_context": spec.max_position_embeddings,
             "checkpoint_quantization": entry.get("checkpoint_quantization"),
+            "base_model": entry.get("base_model"),
             "weights_gib": round(ranked[0]["options"][0]["weights_gib_per_gpu"]
                                  * ranked[0]["options"][0]["tensor_parallel_size"], 1) if ranked else None,
             "cheapest_family": best["instance_family"] if best else None,
             "cheapest_tp": best["tensor_parallel_size"] if best else None,
-            "cheapest_credits_per_hour": best["credits_per_hour"] if best else None,
+            "cheapest_credits_per_hour": best["credits_per_hour_for_layout"] if best else None,
+            "cheapest_tokens_per_s": best["est_decode_tokens_per_s_single_stream"] if best else None,
+            "cheapest_credits_per_million_output_tokens": best["credits_per_million_output_tokens"] if best else None,
             "sized_context": max_len,
         })
     data = {"cloud": args.cloud, "region": args.region, "models": rows}
