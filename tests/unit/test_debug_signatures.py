@@ -145,3 +145,32 @@ def test_diagnose_from_files_does_not_import_snowflake(tmp_path):
     from test_offline_imports import imported
 
     assert imported(["diagnose", "--from-file", str(EVIDENCE / "kv_cache_too_small.log")], tmp_path) == []
+
+
+def _metric(name: str, value, attrs=None, container="vllm") -> dict:
+    return {"timestamp": "2026-04-02 15:00:00.000", "metric_name": name, "value": str(value), "unit": "",
+            "instance_id": 0, "container_name": container, "resource": None, "record": None,
+            "record_attributes": attrs}
+
+
+@pytest.mark.parametrize(("rows", "cause"), [
+    ([_metric("container.state.last.finished.reason", 1, {"reason": "FailedWithOOM"})], "oom_killed"),
+    ([_metric("container.state.pending.reason", 1, {"reason": "FailedToPullImage"})], "image_pull"),
+    ([_metric("network.egress.denied.packets", 42, container=None)], "egress_blocked"),
+    ([_metric("container.restarts", 5), _metric("container.state.last.finished.exitcode", 1)], "crash_loop"),
+])
+def test_platform_metrics_are_evidence(offline, capsys, rows, cause):
+    """Metric names and attributes of the SPCS platform metrics (status and network groups)."""
+    path = offline / "metrics.json"
+    path.write_text(json.dumps(rows))
+    code, data, _ = run_step(capsys, "diagnose", "--from-file", str(path))
+    assert code == 1 and data["findings"][0]["cause"] == cause and data["findings"][0]["evidence"][0].startswith(
+        "metrics:")
+
+
+def test_status_text_gives_the_service_status(offline, capsys):
+    path = offline / "status.txt"
+    path.write_text((EVIDENCE / "provisioning_status.txt").read_text().replace("starting (service PENDING",
+                                                                              "suspended (service SUSPENDED"))
+    _, data, _ = run_step(capsys, "diagnose", "--from-file", str(path))
+    assert data["findings"][0]["cause"] == "suspended"

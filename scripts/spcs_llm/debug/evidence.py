@@ -98,7 +98,8 @@ def _read_json(evidence: Evidence, data, name: str) -> None:
     if "events" in data and isinstance(data["events"], list):  # events
         evidence.events += data["events"]
     if "gpus" in data and "containers" in data and "phase" not in data:  # metrics
-        evidence.metrics = {"containers": data["containers"], "gpus": data["gpus"]}
+        evidence.metrics = {"containers": data["containers"], "gpus": data["gpus"],
+                            "egress_denied_packets": data.get("egress_denied_packets") or {}}
     if "phase" in data:  # status
         evidence.containers += data.get("containers", [])
         evidence.service_status = data.get("service_status") or evidence.service_status
@@ -169,7 +170,9 @@ def _read_table(evidence: Evidence, text: str) -> bool:
                     break
                 cells = [row_line[a:b].strip() for a, b in zip(starts, [*starts[1:], None], strict=True)]
                 evidence.containers.append(_typed(dict(zip(names, cells, strict=False))))
-            # what follows the table (endpoint lines, hints) is still text worth matching
+            # the title line names the service status; the lines around the table are still worth matching
+            title = re.search(r"\(service ([A-Z_]+)", text)
+            evidence.service_status = title.group(1) if title else evidence.service_status
             evidence.add_log("status", lines[:index])
             evidence.sources[-1] += " (status table)"
             return True

@@ -34,12 +34,19 @@ def summarise(rows: list[dict]) -> dict:
     containers: dict[tuple, dict] = {}
     gpus: dict[tuple, dict] = {}
     samples: dict[tuple, list[float]] = {}
+    denied: dict[str, float] = {}
     for row in rows:  # oldest first
         name, value = row.get("metric_name"), _number(row.get("value"))
+        if name == "network.egress.denied.packets" and value is not None:  # per instance, no container
+            instance = str(row.get("instance_id"))
+            denied[instance] = max(value, denied.get(instance, 0.0))
+            continue
         key = (str(row.get("instance_id")), row.get("container_name"))
         entry = containers.setdefault(key, {"instance_id": key[0], "container_name": key[1]})
         if name == "container.state.last.finished.reason" and value:
             entry["last_finished_reason"] = _attrs(row).get("reason")
+        if name == "container.state.pending.reason" and value:
+            entry["pending_reason"] = _attrs(row).get("reason")
         if name in CONTAINER_METRICS and value is not None:
             field = CONTAINER_METRICS[name]
             value = value / GIB if field in _BYTES else value
@@ -68,7 +75,8 @@ def summarise(rows: list[dict]) -> dict:
     for gpu in gpus.values():
         if gpu.get("memory_used_gib") and gpu.get("capacity_gib"):
             gpu["memory_used_ratio"] = round(gpu["memory_used_gib"] / gpu["capacity_gib"], 3)
-    return {"containers": [c for c in containers.values() if len(c) > 2], "gpus": list(gpus.values())}
+    return {"containers": [c for c in containers.values() if len(c) > 2], "gpus": list(gpus.values()),
+            "egress_denied_packets": {k: int(v) for k, v in denied.items() if v}}
 
 
 def has_platform_monitor(spec: str | None) -> bool | None:

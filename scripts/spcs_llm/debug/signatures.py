@@ -226,12 +226,14 @@ def quantization_unsupported(ev: Evidence) -> Finding | None:
 
 def image_pull(ev: Evidence) -> Finding | None:
     lines = _grep(ev, r"Failed to pull image", r"FailedToPullImage", r"image name uses an invalid format")
-    if not lines:
+    pending = [c for c in ev.metrics.get("containers", []) if c.get("pending_reason") == "FailedToPullImage"]
+    if not lines and not pending:
         return None
+    lines = _show(lines) + [f"metrics: {c['container_name']} pending: FailedToPullImage" for c in pending]
     fix = ("SPCS cannot pull the container image: the path in the spec does not match an image in the repository "
            "(SHOW IMAGES IN IMAGE REPOSITORY), or the service owner role lacks READ on the repository. Push the image "
            "again (deploy-custom-image playbook, image step) and check the image path the spec names.")
-    return Finding("image_pull", "image pull failed", 0.93, _show(lines), fix,
+    return Finding("image_pull", "image pull failed", 0.93, lines, fix,
                    ["spcs-llm image --help", "spcs-llm render-custom --part upgrade --dry-run"])
 
 
@@ -241,9 +243,11 @@ _HOST = re.compile(r"host=\\?'([^'\\]+)|Failed to resolve \\?'([^'\\]+)|connect 
 
 
 def egress_blocked(ev: Evidence) -> Finding | None:
-    lines = _grep(ev, r"Max retries exceeded", r"Failed to establish a new connection", r"Temporary failure in name "
-                  r"resolution", r"Failed to resolve '", r"couldn't connect to 'https?://", r"Network is unreachable")
-    if not lines or _grep(ev, r"401 Client Error", r"403 Client Error", r"gated repo"):
+    lines = _grep(ev, r"Max retries exceeded", r"Failed to establish a new connection",
+                  r"Temporary failure in name resolution", r"Failed to resolve \\?'", r"couldn't connect to 'https?://",
+                  r"Network is unreachable")
+    denied = ev.metrics.get("egress_denied_packets") or {}
+    if not (lines or denied) or _grep(ev, r"401 Client Error", r"403 Client Error", r"gated repo"):
         return None  # a 401/403 from the hub means the network reached it
     hosts = sorted({next(g for g in m.groups() if g) for line in lines for m in _HOST.finditer(line.text)})
     where = ", ".join(hosts) or "the weight host"
@@ -252,7 +256,9 @@ def egress_blocked(ev: Evidence) -> Finding | None:
            f"render-custom --extra-egress-host {hosts[0] if hosts else '<host>'} and run its egress part; on the "
            "registry path log the model from a downloaded folder (deploy-registry --snapshot-dir) or use "
            "the custom-image path.")
-    return Finding("egress_blocked", f"egress blocked to {where}", 0.88, _show(lines), fix,
+    proof = _show(lines) + [f"metrics: instance {i} had {n} egress packets denied by network policy"
+                            for i, n in denied.items()]
+    return Finding("egress_blocked", f"egress blocked to {where}", 0.88 if lines else 0.6, proof, fix,
                    [f"spcs-llm render-custom --extra-egress-host {hosts[0] if hosts else '<host>'} --part egress "
                     "--dry-run"], {"hosts": hosts})
 

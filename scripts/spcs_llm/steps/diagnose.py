@@ -110,7 +110,8 @@ def _live(args, minutes: int):
                 _note_source(ev, problems, refused, events[key]["source"], events[key])
         if row is not None:
             metrics = metrics_step.read(runner, service, minutes=minutes)
-            ev.metrics = {"containers": metrics["containers"], "gpus": metrics["gpus"]}
+            ev.metrics = {"containers": metrics["containers"], "gpus": metrics["gpus"],
+                          "egress_denied_packets": metrics["egress_denied_packets"]}
             _note_source(ev, problems, refused, "spcs_get_metrics", metrics["source"])
             if row.get("compute_pool"):
                 ev.pool, why = collect.compute_pool(runner, str(row["compute_pool"]))
