@@ -99,6 +99,7 @@ class Sizing:
     vllm_version: str = vllm_versions.CUSTOM_IMAGE_VLLM_VERSION
     vllm_accounting: str = vllm_versions.V1_GRAPHS  # v0 | v1-early | v1 | v1-graphs (vllm_versions.py)
     cuda_graph_outside_gib: float = 0.0  # graphs this release captures outside the budget (in the headroom)
+    kv_budget_gib: float = 0.0  # memory left for the KV cache before it is cut into blocks (negative: none)
 
     def as_dict(self) -> dict:
         out = asdict(self)
@@ -335,6 +336,7 @@ def size(req: SizingRequest) -> Sizing:
         max_model_len_that_fits=max_fit, weight_bytes=weights_total, active_weight_bytes=active_total,
         vllm_args=args, reasons=reasons + blockers, blockers=blockers, suggestions=suggestions, kv_source=kv_source,
         vllm_version=acc.version, vllm_accounting=acc.kind, cuda_graph_outside_gib=graphs_outside,
+        kv_budget_gib=kv_budget,
     )
 
 
