@@ -240,3 +240,28 @@ def test_layout_figures_are_for_the_deployed_layout_not_a_full_node(capsys, work
         # the layout holds the stated minimum concurrency
         assert c["layout_max_concurrency"] >= 3
         assert c["nodes"] == math.ceil(c["instances"] / c["replicas_per_node"])
+
+
+def test_select_switches_the_plans_model_between_checkpoints_and_replan_sizes_the_asked_model(capsys, workdir):
+    run(capsys, "plan", "--model", "Qwen/Qwen2.5-14B-Instruct", "--region", "cn-northwest-1", "--max-model-len",
+        "8192", "--priority", "cheapest")
+    plan = plan_file.load(workdir / "deployment.yaml")
+    assert plan["model"]["base_model"] == "Qwen/Qwen2.5-14B-Instruct"
+    # the 4x A10G family at the asked bf16 weights: the plan's model becomes the base again
+    code, data = run(capsys, "select", "--family", "GPU_NV_M", "--checkpoint", "Qwen/Qwen2.5-14B-Instruct")
+    assert code == 0 and data["model_id"] == "Qwen/Qwen2.5-14B-Instruct"
+    plan = plan_file.load(workdir / "deployment.yaml")
+    assert plan["model"]["id"] == "Qwen/Qwen2.5-14B-Instruct" and "base_model" not in plan["model"]
+    assert plan["model"].get("checkpoint_quantization") is None
+    code, data = run(capsys, "select", "--family", "GPU_NV_M", "--checkpoint", "Qwen/Qwen2.5-14B-Instruct-AWQ")
+    assert code == 0
+    plan = plan_file.load(workdir / "deployment.yaml")
+    assert plan["model"]["id"] == "Qwen/Qwen2.5-14B-Instruct-AWQ" and plan["model"]["checkpoint_quantization"] == "awq"
+    assert plan["selection"]["quantization"] is None  # vLLM reads AWQ from the checkpoint's config
+    assert main(["select", "--family", "GPU_NV_M", "--checkpoint", "Org/Unknown"]) == 2
+    capsys.readouterr()
+    # --replan ranks the model the user named, with its checkpoints, not only the one chosen last
+    code, data = run(capsys, "plan", "--replan", "--priority", "balanced")
+    assert code == 0 and data["asked_model"] == "Qwen/Qwen2.5-14B-Instruct"
+    assert data["request"]["priority"] == "balanced"
+    assert data["recommendation"]["model_id"] == "Qwen/Qwen2.5-14B-Instruct"  # the asked weights first

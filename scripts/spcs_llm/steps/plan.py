@@ -266,7 +266,7 @@ def _text(data: dict, show_all: bool) -> str:
     model, req = data["model"], data["request"]
     params = f"{model['params_b']}B" + (f" ({model['active_params_b']}B active)" if model["active_params_b"] else "")
     lines = [f"{model['id']}: {params}, {model['dtype']}, max context {model['max_position_embeddings']}"
-             + (f" (a {model['checkpoint_quantization']} checkpoint of {model['base_model']})"
+             + (f" (pre-quantized {model['checkpoint_quantization']} checkpoint of {model['base_model']})"
                 if model.get("base_model") else ""),
              f"serving {req['max_model_len']} tokens x {req['concurrency']} concurrent request(s), "
              f"gpu_memory_utilization {req['gpu_memory_utilization']}, priority {req['priority']}"]
