@@ -90,8 +90,10 @@ def _usage(runner: SqlRunner, statement: str, doc: str, refused: list[dict]) -> 
         if not (err.insufficient_privileges or err.does_not_exist):
             raise
         view = statement.split("SNOWFLAKE.ACCOUNT_USAGE.")[1].split()[0]
-        refused.append({"view": f"SNOWFLAKE.ACCOUNT_USAGE.{view}", "error": err.message,
-                        "fix": f"{USAGE_GRANT}; (run by ACCOUNTADMIN), or use a role that has it"})
+        fix = (f"{USAGE_GRANT}; (run by ACCOUNTADMIN), or use a role that has it" if err.insufficient_privileges
+               else "this account does not offer the view (or the role cannot see the SNOWFLAKE database): "
+               f"{USAGE_GRANT};")
+        refused.append({"view": f"SNOWFLAKE.ACCOUNT_USAGE.{view}", "error": err.message, "fix": fix})
         return None
 
 
