@@ -322,3 +322,16 @@ def test_every_action_has_a_summary(offline, capsys, flags):
     assert cli.main(["manage", *flags, "--service", CUSTOM_SVC, "--dry-run", "--format", "prompt"]) == 0
     text = capsys.readouterr().out
     assert f"## {flags[0]}: {CUSTOM_SVC}" in text and "STOP." in text and "```sql" in text
+
+
+def test_the_path_that_names_the_service_wins_over_engine_path(offline, capsys):
+    """A plan that switched paths keeps engine_path registry; the custom-image records name this service."""
+    custom_plan(offline, custom_image__service_name="CUSTOM_SVC")
+    path = offline / "deployment.yaml"
+    plan = plan_file.load(path)
+    plan_file.update(plan, "test", {"engine_path": "registry"})
+    plan_file.save(plan, path)
+    code, out, _ = run_step(capsys, "manage", "auto-suspend", "--dry-run")
+    assert code == 0 and out["applies"] is True
+    code, out, _ = run_step(capsys, "teardown", "--all", "--dry-run")
+    assert [a["kind"] for a in out["actions"] if a["statement"]][:3] == ["function", "function", "service"]

@@ -32,7 +32,16 @@ class Target:
 
     @property
     def engine_path(self) -> str | None:
-        return plan_file.get(self.plan, "engine_path") if self.plan else None
+        """How this service was deployed: the path whose own records name it, else the plan's engine_path
+        (a plan can hold both paths' fields when the user switched paths)."""
+        if not self.plan:
+            return None
+        if plan_file.get(self.plan, "registry.service_fqn", "").upper() == self.service:
+            return "registry"
+        custom = plan_file.get(self.plan, "custom_image.service_name")
+        if custom and custom.upper() == self.name:
+            return "custom-image"
+        return plan_file.get(self.plan, "engine_path")
 
     def plan_value(self, dotted: str, default=None):
         return plan_file.get(self.plan, dotted, default) if self.plan else default

@@ -262,6 +262,11 @@ def _auto_suspend(args, target: Target, data: dict) -> None:
         pool_secs = args.pool_secs
     elif current not in (None, 0, "0"):
         pool_secs = None  # the pool already suspends on its own: keep its value
+    elif pool and not data["pool_row"]:
+        pool_secs = None  # not read (dry run): the live run decides
+        if secs:
+            data["notes"].append(f"dry run: the live run reads pool {pool}'s AUTO_SUSPEND_SECS and sets "
+                                 f"{DEFAULT_POOL_AUTO_SUSPEND_SECS} only when it is 0 (never); --pool-secs S sets it")
     else:
         pool_secs = DEFAULT_POOL_AUTO_SUSPEND_SECS if secs else None
     resume = True if str(row.get("auto_resume")).lower() == "false" and secs else None
@@ -321,10 +326,10 @@ def _effect(args, data: dict) -> dict:
         others = int(row.get("num_services") or 1) - 1
         if not secs:
             effect["billing"] = "the pool keeps billing while the service runs"
-        elif not data["pool"]:
+        elif not data["pool"] or not data["pool_row"]:
             effect["billing"] = ("billing ends when the pool suspends itself after its own AUTO_SUSPEND_SECS, "
                                  "which was not read: run without --dry-run (reads only, changes nothing without "
-                                 "--yes) or pass --pool NAME")
+                                 "--yes)")
         elif others > 0:
             effect["billing"] = (f"the service's instances stop after {secs} s idle, but the pool keeps billing while "
                                  f"its {others} other service(s) run")
