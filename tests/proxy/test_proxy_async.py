@@ -107,6 +107,7 @@ def test_finished_results_expire_after_the_ttl(proxy_stack, arun):
 def _finished(batch_id: str, size: int) -> Batch:
     batch = Batch(batch_id, 1)
     batch.outcome = Outcome(200, b"x" * size, ok=1)
+    batch.answers = None  # a 200 batch keeps only its body
     return batch
 
 
@@ -142,3 +143,42 @@ def test_store_ignores_a_finish_from_a_batch_replaced_by_a_retry():
     old.outcome = Outcome(503, b"{}")
     store.finish(old)
     assert store.get("id") is new
+
+
+def test_store_never_evicts_an_uncollected_202_result_for_size_and_reports_full():
+    store = BatchStore(ttl_s=60, max_bytes=250)
+    waiting = Batch("async", 1)
+    waiting.collected = False  # answered 202, Snowflake has not polled the result yet
+    waiting.outcome = Outcome(200, b"x" * 100, ok=1)
+    waiting.answers = None
+    store.add(waiting)
+    store.finish(waiting)
+    for name in ("a", "b"):
+        batch = _finished(name, 100)
+        store.add(batch)
+        store.finish(batch)
+    assert store.get("async") is waiting  # the collected ones went first
+    assert store.get("a") is None and store.get("b") is not None
+    assert not store.full
+    store.discard("b")
+    late = Batch("late", 1)
+    late.collected = False
+    late.outcome = Outcome(200, b"y" * 200, ok=1)
+    late.answers = None
+    store.add(late)
+    store.finish(late)
+    assert store.full  # only uncollected results, over the cap: new batches get 429
+    store.collected(waiting)
+    assert store.get("async") is None and not store.full  # collected: now it may go
+
+
+def test_store_counts_the_kept_rows_of_a_failed_batch():
+    store = BatchStore(ttl_s=60, max_bytes=1000)
+    batch = Batch("f", 3)
+    batch.keep(0, b"[0, \"a\"]", False)
+    batch.outcome = Outcome(503, b"{}")
+    store.add(batch)
+    store.finish(batch)
+    assert store.finished_bytes == len(b"[0, \"a\"]") + 2
+    store.discard("f")
+    assert store.finished_bytes == 0

@@ -29,6 +29,8 @@ def test_flags_override_environment_which_overrides_defaults():
     assert config.port == 8080 and config.host == "127.0.0.1"
     assert config.pending_limit == 32 * 8
     assert load_config({"backend_url": "http://x:1", "max_pending_rows": 10}, environ={}).pending_limit == 10
+    retry = load_config({"row_retries": 2}, environ={**env, "PROXY_ROW_TIMEOUT": "45", "PROXY_ROW_RETRIES": "7"})
+    assert (retry.row_timeout, retry.row_retries, retry.max_batch_rows, retry.max_body_mb) == (45.0, 2, 4096, 64.0)
 
 
 @pytest.mark.parametrize(("overrides", "env", "fragment"), [
@@ -39,6 +41,10 @@ def test_flags_override_environment_which_overrides_defaults():
     ({"backend_url": "http://v:1", "sync_budget": 30}, {}, "sync budget 30.0 is not valid"),
     ({"backend_url": "http://v:1"}, {"PROXY_PORT": "eighty"}, "PROXY_PORT='eighty' is not a valid int"),
     ({"backend_url": "http://v:1", "log_level": "LOUD"}, {}, "log level 'LOUD' is not valid"),
+    ({"backend_url": "http://v:1", "row_timeout": 0}, {}, "row timeout 0.0 is not valid; allowed: seconds > 0"),
+    ({"backend_url": "http://v:1"}, {"PROXY_ROW_RETRIES": "-1"}, "row retries -1 is not valid; allowed: 0-20"),
+    ({"backend_url": "http://v:1", "max_batch_rows": 0}, {}, "max batch rows 0 is not valid"),
+    ({"backend_url": "http://v:1", "max_body_mb": 0}, {}, "max body size 0.0 is not valid"),
 ])
 def test_bad_settings_name_the_value_and_what_is_allowed(overrides, env, fragment):
     with pytest.raises(SpcsLlmError) as err:
@@ -63,7 +69,9 @@ def test_step_help_lists_flags_and_env_vars(capsys):
     out = capsys.readouterr().out
     for flag, env in (("--backend", "PROXY_BACKEND_URL"), ("--concurrency", "PROXY_CONCURRENCY"),
                       ("--model", "SERVED_MODEL_NAME"), ("--sync-budget", "PROXY_SYNC_BUDGET"),
-                      ("--request-timeout", "PROXY_REQUEST_TIMEOUT"), ("--port", "PROXY_PORT")):
+                      ("--request-timeout", "PROXY_REQUEST_TIMEOUT"), ("--port", "PROXY_PORT"),
+                      ("--row-timeout", "PROXY_ROW_TIMEOUT"), ("--row-retries", "PROXY_ROW_RETRIES"),
+                      ("--max-batch-rows", "PROXY_MAX_BATCH_ROWS"), ("--max-body-mb", "PROXY_MAX_BODY_MB")):
         assert flag in out and env in out
 
 

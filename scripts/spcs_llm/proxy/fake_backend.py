@@ -119,19 +119,19 @@ class FakeBackend:
             if self.slow_first_calls > 0:
                 self.slow_first_calls -= 1
                 fault = "hang"
+            if fault:
+                self.faults[fault] = self.faults.get(fault, 0) + 1
             if fault == "hang":
                 delay = self.chaos.hang_s if self.chaos else 30.0
             if delay:
                 await asyncio.sleep(delay)
             if self.down:
-                return self._count("down", _drop(request))
+                return _drop(request)
             if fault == "error":
-                return self._count(fault, web.json_response({"object": "error", "message": "chaos",
-                                                             "type": "InternalServerError", "code": 500},
-                                                            status=500))
+                error = {"object": "error", "message": "chaos", "type": "InternalServerError", "code": 500}
+                return web.json_response(error, status=500)
             if fault == "malformed":
-                return self._count(fault, web.Response(body=b'{"id": "x", "object": "chat.compl',
-                                                       content_type="application/json"))
+                return web.Response(body=b'{"id": "x", "object": "chat.compl', content_type="application/json")
             status = int(float(directives["status"])) if "status" in directives else self.fail_status
             if status and status != 200:
                 error = {"object": "error", "message": f"injected failure {status}",
@@ -154,14 +154,10 @@ class FakeBackend:
             }
             encoded = json.dumps(reply).encode()
             if fault == "truncated":
-                return self._count(fault, await _cut_off(request, encoded))
+                return await _cut_off(request, encoded)
             return web.Response(body=encoded, content_type="application/json")
         finally:
             self.in_flight -= 1
-
-    def _count(self, fault: str, response: web.StreamResponse) -> web.StreamResponse:
-        self.faults[fault] = self.faults.get(fault, 0) + 1
-        return response
 
     async def _stream(self, request: web.Request, body: dict, answer: str) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})

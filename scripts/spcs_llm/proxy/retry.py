@@ -3,11 +3,13 @@
 A row ends in one of three ways (docs/proxy.md, "Faults"):
 - done with a value: the answer, ``backend_rejected`` (vLLM 4xx: a retry cannot help) or
   ``timeout`` (no answer within --row-timeout, retries and backoff included);
-- done with ``backend_error``: the row failed on every attempt while vLLM kept answering other
-  calls, so the fault is this row's, and failing the batch again would only repeat it;
-- unfinished: every attempt failed and vLLM answered nothing else meanwhile (down, restarting,
-  overloaded). The batch then answers 503 (429 if vLLM said it is overloaded) so that Snowflake
-  retries it later; the rows that did finish are kept and are not sent again.
+- unfinished: every attempt failed. The batch then answers 503 (429 if vLLM said it is
+  overloaded) so that Snowflake retries it later; the rows that did finish are kept and are not
+  sent again;
+- done with ``backend_error``: as unfinished, but in a retry of the batch (or in a batch without a
+  batch id, which nobody can retry) and while vLLM kept answering other calls: the fault is this
+  row's, and failing the batch again would only repeat it. Random faults rarely hit one row on
+  every attempt of two batch attempts (at 7 % per call and 4 retries: 0.07^10), a broken row always does.
 """
 
 from __future__ import annotations
@@ -44,7 +46,9 @@ class RowResult:
     failure: CallFailed | None = None  # the last failure, when not done
 
 
-async def run_row(backend: Backend, row: Row, policy: RetryPolicy, rng: random.Random) -> RowResult:
+async def run_row(backend: Backend, row: Row, policy: RetryPolicy, rng: random.Random, *,
+                  last_chance: bool) -> RowResult:
+    """`last_chance`: a retry of the batch, or a batch nobody can retry (see the module doc)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + policy.row_timeout
     attempts = 0
@@ -67,7 +71,7 @@ async def run_row(backend: Backend, row: Row, policy: RetryPolicy, rng: random.R
                 "timeout", f"no answer from vLLM within {policy.row_timeout:g} s "
                            f"({_attempts(attempts)}); last: {failure.reason}"), attempts)
         if wait is None:
-            if failure.status != 429 and backend.successes > successes_before:
+            if last_chance and failure.status != 429 and backend.successes > successes_before:
                 return RowResult(True, error_value(
                     "backend_error", f"vLLM failed this row on {_attempts(attempts)} while answering "
                                      f"other rows; last: {failure.reason}"), attempts)

@@ -290,7 +290,8 @@ class ProxyServer:
     async def _row(self, batch: Batch, position: int, row: Row):
         """Run one row; keep its value in the batch. Returns the last failure if it stays unfinished."""
         try:
-            result = await run_row(self.backend, row, self.policy, self.rng)
+            last_chance = batch.batch_id is None or batch.attempt > 1
+            result = await run_row(self.backend, row, self.policy, self.rng, last_chance=last_chance)
         finally:
             self.pending_rows -= 1
             batch.settled += 1
