@@ -120,7 +120,7 @@ def render_all(d: CustomImage) -> dict[str, str]:
     """file name -> text, for every file of the deployment."""
     specs = render_specs(d)
     context = {"d": d, "endpoint": settings.ENDPOINT_NAME, "function_path": settings.FUNCTION_PATH,
-               "prompt": TEST_PROMPT}
+               "max_batch_retries": settings.FUNCTION_MAX_BATCH_RETRIES, "prompt": TEST_PROMPT}
     files = dict(specs)
     for part, (file_name, template, _) in PARTS.items():
         spec = specs["cache_job_spec.yaml"] if part == "cache-job" else specs["service_spec.yaml"]

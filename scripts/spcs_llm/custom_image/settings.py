@@ -28,6 +28,10 @@ DEFAULT_CACHE_FAMILY = "CPU_X64_S"  # "available everywhere", China included (sp
 DEFAULT_PROXY_CONCURRENCY = 32  # the proxy's own default (spcs_llm/proxy/config.py)
 ENDPOINT_NAME = "api"  # a spec name that is also a plain SQL identifier (ENDPOINT = api)
 FUNCTION_PATH = "/complete"  # the proxy's service-function route
+# Snowflake's retries of a batch answered 404/429/5xx (default 3; bundle 2025_02, BCR-1938). The proxy
+# retries each row itself and keeps finished rows, so a retry only re-runs unfinished rows: cheap.
+# 5 gives a restarting vLLM more of Snowflake's exponential backoff before a query fails.
+FUNCTION_MAX_BATCH_RETRIES = 5
 HEALTH_PATH = "/health"
 CACHE_MOUNT = "/weights"
 LOCAL_COPY_DIR = "/tmp/spcs-llm-model"
