@@ -160,3 +160,16 @@ def test_proxy_imports_and_runs_without_the_snowflake_libraries():
     assert result.returncode == 0, result.stderr
     assert "PROXY_BACKEND_URL" in result.stdout
     assert FakeBackend().models == ["fake-model"]
+
+
+def test_docs_settings_table_lists_every_setting_with_its_default():
+    from spcs_llm.proxy.config import SETTINGS, ProxyConfig, flag_name
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "proxy.md").read_text()
+    defaults = ProxyConfig(backend_url="http://v:1")
+    for field, env_var, *_ in SETTINGS:
+        rows = [line for line in doc.splitlines() if line.startswith(f"| `{env_var}` | `{flag_name(field)}` |")]
+        assert len(rows) == 1, f"docs/proxy.md lacks the settings row for {env_var}"
+        value = getattr(defaults, field)
+        if isinstance(value, int | float) and value and field != "max_pending_rows":
+            assert f"`{value:g}`" in rows[0], (env_var, value)

@@ -7,8 +7,10 @@ vLLM said it is overloaded, else 503). Any other 4xx is about that one row (prom
 parameter): RowRejected, which becomes the row's error value, because sending it again cannot help.
 
 A slot (``--concurrency``) is held until the call has really ended at vLLM: a call that is
-cancelled or times out closes its connection (vLLM aborts a request whose client disconnects)
-and keeps its slot ABORT_GRACE_S longer, so a new call never overlaps the aborted one there.
+cancelled or times out closes its connection and keeps its slot ABORT_GRACE_S longer, so a new
+call never overlaps the aborted one there. vLLM's OpenAI server cancels a route handler when its
+client disconnects (``with_cancellation`` in vllm-project/vllm vllm/entrypoints/utils.py), which
+aborts the request in the engine.
 """
 
 from __future__ import annotations
