@@ -56,7 +56,7 @@ class Stack:
 async def _stack(backend_url: str | None = None, backend: dict | None = None, **settings):
     fake = FakeBackend(**(backend or {}))
     await fake.start()
-    # Retries wait milliseconds here, not the production quarter second.
+    # Retries wait milliseconds here, not the production tenth of a second.
     settings = {"retry_backoff": 0.005, **settings}
     config = load_config({"backend_url": backend_url or fake.url, "port": 0, **settings}, environ={})
     proxy = ProxyServer(config)

@@ -25,7 +25,7 @@ class ProxyConfig:
     request_timeout: float = 300.0  # seconds for one call to vLLM (one attempt of a row)
     row_timeout: float = 600.0  # seconds for a row in one batch attempt, retries and backoff included
     row_retries: int = 4  # retries of a row after a retryable failure (5xx, 429, broken reply, no connection)
-    retry_backoff: float = 0.25  # seconds before a row's first retry; doubles per retry, capped, jittered
+    retry_backoff: float = 0.1  # seconds before a row's first retry; doubles per retry, capped, jittered
     sync_budget: float = 25.0  # seconds a POST may take before it answers 202 (Snowflake limit: 30 s)
     max_pending_rows: int = 0  # rows admitted but unfinished before 429; 0 means 32 x concurrency
     max_batch_rows: int = 4096  # rows in one POST /complete; more answers 413
@@ -64,7 +64,7 @@ SETTINGS: list[tuple[str, str, type, str]] = [
     ("row_retries", "PROXY_ROW_RETRIES", int,
      "retries of a row after a 5xx, 429, broken reply or connection error (default 4)"),
     ("retry_backoff", "PROXY_RETRY_BACKOFF", float,
-     "seconds before a row's first retry; doubles per retry up to 8 s, with jitter (default 0.25)"),
+     "seconds before a row's first retry; doubles per retry up to 8 s, with jitter (default 0.1)"),
     ("sync_budget", "PROXY_SYNC_BUDGET", float, "seconds before a POST answers 202 (default 25)"),
     ("max_pending_rows", "PROXY_MAX_PENDING_ROWS", int, "unfinished rows before 429 (default 32 x concurrency)"),
     ("max_batch_rows", "PROXY_MAX_BATCH_ROWS", int, "rows in one batch before 413 (default 4096)"),

@@ -75,6 +75,7 @@ class FakeBackend:
         self.app.router.add_post("/v1/chat/completions", self.chat)
         self.app.router.add_get("/v1/models", self.list_models)
         self.app.router.add_get("/health", self.health)
+        self.app.router.add_get("/fake/stats", self.stats)
 
     @property
     def url(self) -> str:
@@ -99,6 +100,11 @@ class FakeBackend:
 
     async def health(self, request: web.Request) -> web.Response:
         return web.Response(status=self.health_status)
+
+    async def stats(self, request: web.Request) -> web.Response:
+        """The counters, for a benchmark that runs this server in another process."""
+        return web.json_response({"requests": self.requests, "in_flight": self.in_flight,
+                                  "max_in_flight": self.max_in_flight, "faults": self.faults})
 
     async def list_models(self, request: web.Request) -> web.Response:
         data = [{"id": m, "object": "model", "owned_by": "fake"} for m in self.models]
