@@ -13,7 +13,7 @@ import sys
 import traceback
 
 from .errors import EXIT_ENVIRONMENT, EXIT_USAGE, SpcsLlmError
-from .flags import harden
+from .flags import check_values
 from .output import StepResult, emit, emit_error
 
 ENV_DEBUG = "SPCS_LLM_DEBUG"  # 1: unexpected errors print their traceback (same as --debug)
@@ -71,7 +71,6 @@ def build_parser(step: str, module) -> argparse.ArgumentParser:
     fmt.add_argument("--format", choices=["text", "json", "prompt"], default="text",
                      help="text (default), json, or prompt: the checkpoint text for an assistant")
     module.add_arguments(parser)
-    harden(parser)  # finite floats, a sane --max-model-len, a known --region: for every step
     if "--debug" not in parser._option_string_actions:
         parser.add_argument("--debug", action="store_true",
                             help=f"show the Python traceback of an unexpected error (also: {ENV_DEBUG}=1)")
@@ -93,11 +92,13 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"spcs-llm: unknown step {step!r}; allowed: {', '.join(STEPS)}\n")
         return EXIT_USAGE
     module = importlib.import_module(STEPS[step][0])
-    args = build_parser(step, module).parse_args(rest)
+    parser = build_parser(step, module)
+    args = parser.parse_args(rest)
     args.format = args.format or "text"
     debug = bool(getattr(args, "debug", False)) or os.environ.get(ENV_DEBUG, "") not in ("", "0")
     try:
         _forget_target()
+        check_values(parser, args)  # finite floats, a sane --max-model-len, a known --region: every step
         result: StepResult = module.run(args)
         _attach_target(result)
         emit(result, args.format)

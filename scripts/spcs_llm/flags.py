@@ -1,52 +1,41 @@
-"""Checks every step's flags get, applied once to the parser (cli.build_parser), so a step added
-later inherits them: float flags must be finite numbers (argparse's float() accepts nan and inf),
---max-model-len has a sane minimum, and --region must be a region the catalog or a cloud's own
-region-id spelling knows. A bad value is an argparse error: a one-line message and exit 2."""
+"""Checks every step's parsed flags get, applied once in cli.main, so a step added later inherits
+them: float flags must be finite numbers (argparse's float() accepts nan and inf), --max-model-len
+has a sane minimum, and --region must be a region the catalog or a cloud's own region-id spelling
+knows. A bad value is a clear SpcsLlmError naming the flag and what is allowed (exit 2)."""
 
 from __future__ import annotations
 
 import argparse
 import math
 
+from .errors import SpcsLlmError
+
 # vLLM accepts any length, but a chat template and a short answer alone take a few hundred tokens:
 # below this nothing useful fits, and the sizing would recommend a node for an unusable service.
 MIN_MAX_MODEL_LEN = 256
 
 
-def harden(parser: argparse.ArgumentParser) -> None:
-    """Wrap the type of each option this module knows how to check (in place)."""
+def check_values(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse the first flag value that no step can use (after argparse converted the types)."""
     for action in parser._actions:
+        if not action.option_strings:
+            continue
+        flag = action.option_strings[0]
+        value = getattr(args, action.dest, None)
+        values = value if isinstance(value, list) else [value]
         if action.type is float:
-            action.type = finite_float
-        if "--max-model-len" in action.option_strings and action.type is int:
-            action.type = max_model_len
-        if "--region" in action.option_strings and action.type is None:
-            action.type = known_region
+            for item in values:
+                if isinstance(item, float) and not math.isfinite(item):
+                    raise SpcsLlmError(f"{flag} {item} must be a finite number")
+        if "--max-model-len" in action.option_strings and isinstance(value, int) and value < MIN_MAX_MODEL_LEN:
+            raise SpcsLlmError(f"--max-model-len {value} must be at least {MIN_MAX_MODEL_LEN} tokens: a chat "
+                               "template and a short answer alone take a few hundred")
+        if "--region" in action.option_strings and isinstance(value, str):
+            check_region(value)
 
 
-def finite_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
-
-
-def max_model_len(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of tokens") from None
-    if value < MIN_MAX_MODEL_LEN:
-        raise argparse.ArgumentTypeError(f"{value} tokens is too short to serve a chat request; "
-                                         f"use at least {MIN_MAX_MODEL_LEN}")
-    return value
-
-
-def known_region(text: str) -> str:
-    """A region id the catalog names (regions_only / regions_excluded of a family), or a well-formed
+def check_region(text: str) -> str:
+    """A region id the catalog names (regions_only / regions_excluded of a family), a well-formed
     AWS/GCP region id, or a CURRENT_REGION() spelling (AWS_US_WEST_2, AZURE_EASTUS2)."""
     from . import catalog
 
@@ -57,9 +46,9 @@ def known_region(text: str) -> str:
     if key and (key in {catalog.region_key(r) for r in known} or catalog.cloud_of_region(value)
                 or bare.startswith(("aws_", "azure_", "gcp_"))):
         return value
-    raise argparse.ArgumentTypeError(
-        f"region {text!r} is not known; use a cloud region id such as us-west-2, cn-northwest-1 or "
-        f"us-central1 (regions the catalog names: {', '.join(sorted(known))})")
+    raise SpcsLlmError(f"--region {text!r} is not a known region",
+                       hint="use a cloud region id such as us-west-2, cn-northwest-1 or us-central1 (regions the "
+                       f"catalog names: {', '.join(sorted(known))})")
 
 
 def _catalog_regions() -> set[str]:

@@ -302,7 +302,8 @@ def load(path: str | os.PathLike = DEFAULT_PLAN_PATH) -> dict:
         raise SpcsLlmError(f"plan file {str(path)!r} does not exist",
                            hint="create it with: spcs-llm plan --model <id> --out " + str(path))
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml when installed: a plan with every candidate's options is ~200 KB, 10x faster to parse
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as err:
         where = getattr(err, "problem_mark", None)
         at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
@@ -347,7 +348,7 @@ def save(plan: dict, path: str | os.PathLike = DEFAULT_PLAN_PATH) -> Path:
 def _plain_dumper():
     import yaml
 
-    class PlainDumper(yaml.SafeDumper):
+    class PlainDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # libyaml when installed: faster
         """Writes repeated values out in full: anchors (&id001) make a hand-read plan cryptic."""
 
         def ignore_aliases(self, data):
