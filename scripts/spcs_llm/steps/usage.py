@@ -56,7 +56,7 @@ def run(args) -> StepResult:
     if args.only and args.only not in REGISTRY_SECTIONS:
         raise SpcsLlmError(f"--only {args.only} is not a snippet of the registry path",
                            hint=f"allowed: {', '.join(REGISTRY_SECTIONS)}")
-    usage = build_usage(plan, endpoint=args.endpoint, prompt=args.prompt, pat_env=pat_env,
+    usage = build_usage(plan, endpoint=args.endpoint, prompt=args.prompt, pat_env=None if pat_file else pat_env,
                         pat_file=pat_file, name=args.name, database=args.database, schema=args.schema)
     snippets = {"sql": render_sql(usage), "python": render_python(usage), "rest": render_rest(usage)}
     model, model_note = rest_snippets.served_model(plan)
