@@ -294,7 +294,7 @@ def test_statements_per_part(case):
     _, files = rendered(case)
     counts = {part: len(render.statements(files[file_name])) for part, (file_name, _, _) in render.PARTS.items()}
     assert counts["setup"] == 3 and counts["cache-job"] == 3 and counts["service"] == 1
-    assert counts["egress"] == 2  # integration, grant to the deploying role
+    assert counts["egress"] == 3  # integration if missing, its rules (ALTER keeps grants), grant to the deploying role
     roles = len(load_plan(case).get("custom_image", {}).get("consumer_roles", []))
     assert counts["function"] == 2 + 4 * roles
 

@@ -50,7 +50,9 @@ def test_custom_image_path_needs_image_repository_privilege(offline, monkeypatch
     use_scenarios(monkeypatch, offline, "aws_ready")
     code, data, _ = run_step(capsys, "preflight", "--path", "custom-image", "--grant-to", "DEPLOYERS")
     checks = checks_by_id(data)
-    assert code == 1 and data["missing_required"] == ["create_image_repository"]
+    # render-custom's parts create a repository, a stage, a network rule and functions in the schema
+    assert code == 1 and data["missing_required"] == ["create_image_repository", "create_stage",
+                                                      "create_network_rule", "create_function"]
     assert checks["create_image_repository"]["fix"] == [
         "GRANT CREATE IMAGE REPOSITORY ON SCHEMA LLM_DB.SERVING TO ROLE DEPLOYERS;"]
     assert "create_model" not in checks

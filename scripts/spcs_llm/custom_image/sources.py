@@ -42,9 +42,13 @@ SOURCES: dict[str, WeightSource] = {
             "us.gcp.cdn.hf.co",
             "cdn-lfs-us-1.hf.co",
             "cdn-lfs-eu-1.hf.co",
+            "cas-bridge.xethub.hf.co",
         ),
         evidence="Hugging Face Hub docs, 'Downloading behind a proxy or firewall' "
-        "(huggingface/hub-docs docs/hub/models-downloading.md, 2026); the docs warn the list changes",
+        "(huggingface/hub-docs docs/hub/models-downloading.md, 2026); the docs warn the list changes. "
+        "cas-bridge.xethub.hf.co: where /resolve/ redirects a plain-HTTP client (no hf_xet, like the "
+        "entrypoint) for Xet-stored files, in firewall allowlists of 2026 (e.g. MicrosoftDocs/azure-ai-docs "
+        "PR 748 lists *.xethub.hf.co); hub-docs PR 2647 calls it legacy, so it stays until it is gone",
     ),
     "hf-mirror": WeightSource(
         name="hf-mirror",

@@ -157,5 +157,6 @@ def _summary_text(data: dict) -> str:
     suspend = ("never suspends" if pool["auto_suspend_secs"] == 0
                else f"suspends after {pool['auto_suspend_secs']} s without services")
     return (f"compute pool {pool['name']}: {pool['instance_family']}, {pool['min_nodes']}-{pool['max_nodes']} "
-            f"nodes, {suspend}\ncost: {cost}; billed while IDLE or ACTIVE, not while SUSPENDED"
+            f"nodes, {suspend}\ncost: {cost}; billed while IDLE, ACTIVE, STOPPING or RESIZING, "
+            f"not while STARTING or SUSPENDED"
             f"\n\n{data['statement']};")

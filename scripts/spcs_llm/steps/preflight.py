@@ -57,7 +57,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--schema", help="schema of the service and model (default: plan, else current)")
     parser.add_argument("--compute-pool", metavar="NAME", help="pool to use (default: plan snowflake.compute_pool)")
     parser.add_argument("--no-public-endpoint", action="store_true",
-                        help="the service will not have a public endpoint (BIND SERVICE ENDPOINT not needed)")
+                        help="the service will not have a public endpoint (BIND SERVICE ENDPOINT not needed; "
+                        "default: the plan's choice: registry ingress on, custom-image public_endpoint off)")
     parser.add_argument("--grant-to", metavar="ROLE",
                         help="role the fix statements grant to (default: the current role; a new "
                         f"{DEFAULT_DEPLOY_ROLE} when the current role is ACCOUNTADMIN)")
@@ -98,8 +99,8 @@ def run(args) -> StepResult:
     target = schema_target(args.database, args.schema, plan, ctx)
     pool = args.compute_pool or plan_file.get(plan or {}, "snowflake.compute_pool")
     grant_to = args.grant_to or (role if role and role != "ACCOUNTADMIN" else DEFAULT_DEPLOY_ROLE)
-    checks = _checks(facts, path=path, target=target, pool=pool, public=not args.no_public_endpoint,
-                     grant_to=grant_to, dry_run=runner.dry_run)
+    checks = _checks(facts, path=path, target=target, pool=pool, public=_public(args, plan, path),
+                     grant_to=grant_to, dry_run=runner.dry_run, plan=plan)
     china = is_china_region(region) or china_host
     data = {
         "mode": runner.mode,
@@ -202,14 +203,36 @@ class _Grants:
         return any(p in (privilege, "OWNERSHIP") and k == kind and n == target for p, k, n in self.held)
 
 
+def _public(args, plan: dict | None, path: str) -> bool:
+    """Whether the service gets a public endpoint (BIND SERVICE ENDPOINT is needed only then)."""
+    if args.no_public_endpoint:
+        return False
+    if path == "custom-image":  # service functions need no public endpoint; off unless chosen
+        return bool(plan_file.get(plan or {}, "custom_image.public_endpoint", False))
+    return bool(plan_file.get(plan or {}, "registry.ingress_enabled", True))
+
+
+def _secret(plan: dict | None, path: str, target: str | None) -> str | None:
+    """The HF token secret the service reads, fully qualified against the target schema."""
+    field = "custom_image.hf_secret" if path == "custom-image" else "registry.hf_secret"
+    name = plan_file.get(plan or {}, field)
+    if not name:
+        return None
+    parts = str(name).split(".")
+    if len(parts) == 3 or not target:
+        return ".".join(parts) if len(parts) == 3 else None
+    database, schema = target.split(".")
+    return ".".join(([database, schema] if len(parts) == 1 else [database]) + parts)
+
+
 def _checks(facts: dict, *, path: str, target: str | None, pool: str | None, public: bool, grant_to: str,
-            dry_run: bool) -> list[Check]:
+            dry_run: bool, plan: dict | None = None) -> list[Check]:
     ctx = facts["context"]
     unknown_why = "dry run: nothing was read" if dry_run else "not read"
     checks: list[Check] = []
     role, user = ctx.get("role_name"), ctx.get("user_name")
     grants = _Grants(facts["roles"], facts["grants"])
-    needed = _needed_privileges(path, target, pool, facts.get("pools"), public)
+    needed = _needed_privileges(path, target, pool, facts.get("pools"), public, plan)
 
     if role is None:
         checks.append(Check("role", "current role is not ACCOUNTADMIN", "unknown", True, unknown_why,
@@ -259,7 +282,7 @@ def _checks(facts: dict, *, path: str, target: str | None, pool: str | None, pub
 
 
 def _needed_privileges(path: str, target: str | None, pool: str | None, pools: list[dict] | None,
-                       public: bool) -> list[tuple[str, str, str, str | None, bool, str]]:
+                       public: bool, plan: dict | None = None) -> list[tuple[str, str, str, str | None, bool, str]]:
     """(check id, privilege, object kind, object name, required, why) for this path."""
     database = target.split(".")[0] if target else None
     out = [
@@ -270,9 +293,27 @@ def _needed_privileges(path: str, target: str | None, pool: str | None, pools: l
     if path == "registry":
         out.append(("create_model", "CREATE MODEL", "SCHEMA", target, True, "to log the model in the registry"))
     else:
-        out.append(("create_image_repository", "CREATE IMAGE REPOSITORY", "SCHEMA", target, True,
-                    "to push the serving image"))
+        # what render-custom's parts create in the schema (01_setup.sql, 06_function.sql)
+        out += [
+            ("create_image_repository", "CREATE IMAGE REPOSITORY", "SCHEMA", target, True, "to push the serving image"),
+            ("create_stage", "CREATE STAGE", "SCHEMA", target, True, "for the weights stage (part setup)"),
+            ("create_network_rule", "CREATE NETWORK RULE", "SCHEMA", target, True,
+             "for the egress rule of the weight download (part setup)"),
+            ("create_function", "CREATE FUNCTION", "SCHEMA", target, True, "for the service functions (part function)"),
+        ]
     existing = {str(p.get("name")).upper() for p in pools or []}
+    if path == "custom-image":
+        cpu_pool = str(plan_file.get(plan or {}, "custom_image.cache_job_pool", "SPCS_LLM_CPU_POOL")).upper()
+        if cpu_pool in existing:
+            out.append(("usage_cpu_pool", "USAGE", "COMPUTE POOL", cpu_pool, True,
+                        f"to run the weight-cache job on the existing CPU pool {cpu_pool}"))
+        else:
+            out.append(("create_cpu_pool", "CREATE COMPUTE POOL", "ACCOUNT", None, True,
+                        f"to create the CPU pool {cpu_pool} of the weight-cache job (part cache-job)"))
+    secret = _secret(plan, path, target)
+    if secret:
+        out.append(("read_secret", "READ", "SECRET", secret, True,
+                    "the service's owner role reads the Hugging Face token through the specification's secrets"))
     if pool and pool.upper() in existing:
         out.append(("usage_compute_pool", "USAGE", "COMPUTE POOL", pool.upper(), True,
                     f"to run services on the existing pool {pool.upper()}"))

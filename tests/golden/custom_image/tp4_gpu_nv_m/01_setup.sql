@@ -18,7 +18,8 @@ CREATE OR ALTER NETWORK RULE LLM_DB.SERVING.QWEN32B_WEIGHTS_EGRESS
     'us.aws.cdn.hf.co:443',
     'us.gcp.cdn.hf.co:443',
     'cdn-lfs-us-1.hf.co:443',
-    'cdn-lfs-eu-1.hf.co:443'
+    'cdn-lfs-eu-1.hf.co:443',
+    'cas-bridge.xethub.hf.co:443'
   )
   MODE = EGRESS
   COMMENT = 'spcs-llm: weight download for Qwen/Qwen2.5-32B-Instruct';

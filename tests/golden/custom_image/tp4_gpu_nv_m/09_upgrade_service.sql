@@ -10,7 +10,7 @@ spec:
       MODEL_REVISION: "main"
       WEIGHT_SOURCES: "huggingface"
       WEIGHTS_CACHE_DIR: "/weights"
-      WEIGHTS_ALLOWED_HOSTS: "huggingface.co,cas-server.xethub.hf.co,cas-server.xethub-eu.hf.co,transfer.xethub.hf.co,transfer.xethub-eu.hf.co,us.aws.cdn.hf.co,us.gcp.cdn.hf.co,cdn-lfs-us-1.hf.co,cdn-lfs-eu-1.hf.co"
+      WEIGHTS_ALLOWED_HOSTS: "huggingface.co,cas-server.xethub.hf.co,cas-server.xethub-eu.hf.co,transfer.xethub.hf.co,transfer.xethub-eu.hf.co,us.aws.cdn.hf.co,us.gcp.cdn.hf.co,cdn-lfs-us-1.hf.co,cdn-lfs-eu-1.hf.co,cas-bridge.xethub.hf.co"
       WEIGHTS_ON_MISSING: "wait"
       WEIGHTS_LOCAL_COPY_DIR: "/tmp/spcs-llm-model"
       SERVED_MODEL_NAME: "Qwen/Qwen2.5-32B-Instruct"
