@@ -87,6 +87,7 @@ FIELDS: dict[str, tuple[type, ...]] = {
     "selection.confirmed": _BOOL,
     # workers: how the engine uses the node (`workers`)
     "workers.engine_path": _STR,
+    "workers.server": _STR,  # vllm | python (the Model Registry's Python inference server)
     "workers.gpu_requests": _INT,
     "workers.tensor_parallel_size": _INT,
     "workers.num_workers": _INT,
@@ -219,6 +220,9 @@ def validate(data: object) -> list[str]:
     engine = data.get("engine_path")
     if engine is not None and engine not in ENGINE_PATHS:
         errors.append(f"'engine_path' {engine!r} is not one of {', '.join(ENGINE_PATHS)}")
+    server = _get(data, "workers.server")
+    if server is not None and server not in ("vllm", "python"):
+        errors.append(f"'workers.server' {server!r} is not one of vllm, python")
     for key in ("workers.engine_path",):
         value = _get(data, key)
         if value is not None and value not in ENGINE_PATHS:

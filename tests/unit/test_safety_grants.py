@@ -125,3 +125,39 @@ def test_create_pool_summary_says_starting_and_suspended_are_not_billed(offline,
 
     text = " ".join(render_prompt("create_pool_summary", **data).split())
     assert BILLED.search(text) and "not while STARTING or SUSPENDED" in text, json.dumps(data)[:300]
+
+
+def test_python_server_records_num_workers_and_the_script_leaves_out_engine_options(offline, capsys):
+    from spcs_llm import plan_file
+
+    assert run_step(capsys, "plan", "--model", "Qwen/Qwen2.5-7B-Instruct", "--max-model-len", "8192")[0] == 0
+    assert run_step(capsys, "select", "--family", "GPU_NV_M")[0] == 0
+    code, data, err = run_step(capsys, "workers", "--engine", "registry", "--server", "python", "--num-workers", "2",
+                               "--confirm")
+    assert code == 0, err
+    plan = plan_file.load(offline / "deployment.yaml")
+    assert plan_file.get(plan, "workers.server") == "python" and plan_file.get(plan, "workers.num_workers") == 2
+    plan_file.update(plan, "test", {"snowflake.database": "LLM_DB", "snowflake.schema": "SERVING",
+                                    "snowflake.compute_pool": "LLM_POOL", "snowflake.service_name": "LLM_SVC"})
+    plan_file.save(plan, offline / "deployment.yaml")
+    code, data, err = run_step(capsys, "deploy-registry")
+    assert code == 0, err
+    kwargs = data["create_service"]
+    assert kwargs["num_workers"] == 2 and "inference_engine_options" not in kwargs
+    script = Path(data["script_path"]).read_text()
+    assert "num_workers=NUM_WORKERS" in script and "inference_engine_options=" not in script
+
+
+def test_vllm_keeps_its_engine_options(offline, capsys):
+    run_step(capsys, "plan", "--model", "Qwen/Qwen2.5-7B-Instruct", "--max-model-len", "8192")
+    run_step(capsys, "select", "--family", "GPU_NV_M")
+    run_step(capsys, "workers", "--engine", "registry", "--confirm")
+    from spcs_llm import plan_file
+
+    plan = plan_file.load(offline / "deployment.yaml")
+    assert plan_file.get(plan, "workers.server") == "vllm"
+    plan_file.update(plan, "test", {"snowflake.database": "LLM_DB", "snowflake.schema": "SERVING",
+                                    "snowflake.compute_pool": "LLM_POOL", "snowflake.service_name": "LLM_SVC"})
+    plan_file.save(plan, offline / "deployment.yaml")
+    _, data, _ = run_step(capsys, "deploy-registry")
+    assert data["create_service"]["inference_engine_options"]["engine"] == "vllm"

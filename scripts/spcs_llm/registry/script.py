@@ -78,6 +78,7 @@ def render_script(spec: DeploySpec, paths: ScriptPaths) -> str:
         max_instances=spec.max_instances,
         gpu_requests=spec.gpu_requests,
         num_workers=spec.num_workers,
+        server=spec.server,
         engine_args=spec.engine_args,
         comment=f"deployed by spcs-llm deploy-registry from {label}",
         log_path=str(paths.log),

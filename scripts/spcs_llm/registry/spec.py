@@ -59,6 +59,7 @@ class DeploySpec:
     ingress_enabled: bool
     engine_args: list[str]
     trust_remote_code: bool = False
+    server: str = "vllm"  # workers.server: vllm, or python (the registry's own server: no engine options)
     hf_secret: str | None = None  # DB.SCHEMA.NAME of a Snowflake SECRET
     snapshot_dir: str | None = None
     log_pool: str = DEFAULT_LOG_POOL
@@ -89,7 +90,8 @@ class DeploySpec:
         }
         if self.num_workers is not None:
             kwargs["num_workers"] = self.num_workers
-        kwargs["inference_engine_options"] = {"engine": "vllm", "engine_args_override": list(self.engine_args)}
+        if self.server == "vllm":  # the Python server takes num_workers and no inference engine options
+            kwargs["inference_engine_options"] = {"engine": "vllm", "engine_args_override": list(self.engine_args)}
         kwargs["block"] = True
         return kwargs
 
@@ -238,7 +240,11 @@ def build_spec(plan: dict, plan_path: str, choices: Choices) -> DeploySpec:
         max_inst, sources["max_instances"] = max(1, min_inst), "default"
     _check_instances(min_inst, max_inst)
     num_workers = _pick(plan, sources, "num_workers", ("workers.num_workers",), required=False)
-    if num_workers is not None:
+    server = get(plan, "workers.server") or "vllm"
+    if num_workers is not None and server == "python":  # model copies per instance, as `workers` sized them
+        if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 1:
+            raise SpcsLlmError(f"workers.num_workers {num_workers!r} must be a whole number >= 1")
+    elif num_workers is not None:
         if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 1:
             raise SpcsLlmError(f"workers.num_workers {num_workers!r} must be a whole number >= 1")
         if num_workers == 1:
@@ -285,6 +291,7 @@ def build_spec(plan: dict, plan_path: str, choices: Choices) -> DeploySpec:
         max_instances=max_inst,
         num_workers=num_workers,
         ingress_enabled=ingress,
+        server=server,
         engine_args=engine_args,
         trust_remote_code=bool(get(plan, "model.trust_remote_code", False)),
         hf_secret=hf_secret,

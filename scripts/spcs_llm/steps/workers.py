@@ -86,7 +86,7 @@ def run(args) -> StepResult:
         plan_file.update(plan, "workers", {
             "engine_path": args.engine, "workers.engine_path": args.engine,
             "workers.gpu_requests": data["gpu_requests"], "workers.tensor_parallel_size": data["tensor_parallel_size"],
-            "workers.num_workers": data["num_workers"], "workers.min_instances": min_i,
+            "workers.num_workers": data["num_workers"], "workers.server": args.server, "workers.min_instances": min_i,
             "workers.max_instances": max_i, "workers.memory_requests_gib": data["memory_requests_gib"],
             "workers.cpu_requests": data["cpu_requests"], "workers.confirmed": True})
         plan_file.save(plan, args.plan)
