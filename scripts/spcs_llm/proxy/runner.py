@@ -53,7 +53,9 @@ async def serve(config: ProxyConfig) -> dict:
     port = await server.start(sock)
     log.info(redact(f"listening on http://{config.host}:{port} backend={config.backend_url} "
                     f"concurrency={config.concurrency} pending_limit={config.pending_limit} "
-                    f"sync_budget_s={config.sync_budget:g} model={config.model or '(discover)'}"))
+                    f"sync_budget_s={config.sync_budget:g} row_timeout_s={config.row_timeout:g} "
+                    f"row_retries={config.row_retries} max_batch_rows={config.max_batch_rows} "
+                    f"model={config.model or '(discover)'}"))
     await stop.wait()
     log.info(f"stopping: draining {len(server._tasks)} running batches for up to "
              f"{config.shutdown_grace:g} s")

@@ -28,7 +28,8 @@ def run(args: argparse.Namespace) -> StepResult:
     setup_logging(config.log_level)
     stats = asyncio.run(serve(config))
     data = {"config": config.public_dict(), "stats": stats}
-    text = (f"proxy stopped: {stats['batches']} batches, {stats['rows']} rows, "
-            f"{stats['row_errors']} row errors, {stats['failed_batches']} failed batches, "
-            f"{stats['rejected_429']} rejected with 429")
+    text = (f"proxy stopped: {stats['batches']} batch attempts, {stats['rows']} rows, "
+            f"{stats['row_errors']} row errors, {stats['row_retries']} row retries, "
+            f"{stats['failed_batches']} failed batch attempts, {stats['rejected_429']} rejected with 429, "
+            f"{stats['rejected_413']} with 413")
     return StepResult(data=data, text=text)
