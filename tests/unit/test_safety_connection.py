@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from pathlib import Path
 
 import pytest
 from registry_testkit import make_plan
@@ -266,3 +267,16 @@ def test_from_args_applies_the_rule(tmp_path):
     assert runner.connection_name == "prod" and runner.choice.source.startswith("the plan")
     runner = access.SqlRunner.from_args(parser.parse_args(["--plan", str(tmp_path / "none.yaml")]))
     assert runner.connection_name is None and not runner.choice.records
+
+
+def test_the_rendered_registry_script_logs_in_with_the_plans_connection(two_connections, tmp_path, capsys):
+    """Run the rendered script (against a stand-in snowflake package): it asks for 'prod' by name."""
+    from registry_testkit import run_rendered, write_fake_snowflake
+
+    _plan(tmp_path, "prod")
+    code, out, _ = _run(capsys, "deploy-registry", "--json")
+    assert code == 0, out
+    fake = write_fake_snowflake(tmp_path / "fake")
+    _, calls, _, _ = run_rendered(Path(json.loads(out)["script_path"]), fake, tmp_path, {})
+    logins = [c["kwargs"] for c in calls if c["call"] == "builder.config"]
+    assert logins == [{"key": "connection_name", "value": "prod"}]
