@@ -308,6 +308,9 @@ def load(path: str | os.PathLike = DEFAULT_PLAN_PATH) -> dict:
     try:
         # libyaml when installed: a plan with every candidate's options is ~200 KB, 10x faster to parse
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, UnicodeDecodeError) as err:  # a folder, an unreadable or binary file
+        raise SpcsLlmError(f"cannot read plan file {str(path)!r}: {getattr(err, 'strerror', None) or err}",
+                           hint="pass --plan with the path of a deployment.yaml file") from err
     except yaml.YAMLError as err:
         where = getattr(err, "problem_mark", None)
         at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""

@@ -139,3 +139,11 @@ def test_plan_file_validation_lists_item_problems():
     plan["model"] = {"id": "m"}
     plan["candidates"] = [{"instance_family": "GPU_NV_S", "fits": "yes"}]
     assert plan_file.validate(plan) == ["'candidates' item 1: 'fits' must be true/false, got 'yes'"]
+
+
+def test_a_plan_path_that_is_a_folder_or_binary_is_a_clear_exit_2(tmp_path, capsys):
+    code, _, err = _run(capsys, "show", "--plan", str(tmp_path))
+    assert code == 2 and "cannot read plan file" in err and "Is a directory" in err
+    (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00")
+    code, _, err = _run(capsys, "show", "--plan", str(tmp_path / "bin.yaml"))
+    assert code == 2 and "cannot read plan file" in err
