@@ -16,7 +16,7 @@ from pathlib import Path
 
 import openai
 import pytest
-from conftest import CANARY, NO_GRANT
+from rest_testkit import CANARY, NO_GRANT
 from snowflake_testkit import prepare_offline, use_scenarios, write_plan
 
 from spcs_llm import PACK_ROOT, cli, redact

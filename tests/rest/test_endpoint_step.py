@@ -9,7 +9,7 @@ import json
 import shutil
 
 import pytest
-from conftest import CANARY, NO_GRANT
+from rest_testkit import CANARY, NO_GRANT
 from snowflake_testkit import RECORDED, prepare_offline, run_step, run_text, use_scenarios, write_plan
 
 from spcs_llm import cli, plan_file

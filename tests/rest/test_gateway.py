@@ -13,7 +13,7 @@ import time
 import openai
 import pytest
 import requests
-from conftest import CANARY, NO_GRANT, serving
+from rest_testkit import CANARY, NO_GRANT, serving
 from snowflake_testkit import prepare_offline, run_text, write_plan
 
 from spcs_llm.rest.gateway import Gateway, StaticToken

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import CANARY, NO_GRANT
+from rest_testkit import CANARY, NO_GRANT
 
 from spcs_llm.rest.probe import chat_probe, probe_target
 

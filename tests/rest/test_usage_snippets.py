@@ -11,7 +11,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import CANARY
+from rest_testkit import CANARY
 from snowflake_testkit import prepare_offline
 
 from spcs_llm import cli, plan_file
