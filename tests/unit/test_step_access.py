@@ -184,3 +184,31 @@ def test_checkpoint_prompts_render_from_the_real_payloads(monkeypatch, tmp_path,
     _, token, _ = run_step(capsys, "access", "token", "--dry-run")
     text = render_prompt("rest_token_instructions", **token)
     assert token["shell_line"] in text and "Do not paste the token into this chat" in text
+
+
+def test_check_records_the_caller_the_user_named(monkeypatch, tmp_path, ready, capsys):
+    _, plan = ready
+    code, data, _ = run_step(capsys, "access", "check", "--kind", "person", "--user", "alice", "--role",
+                             "ml_deployer")
+    assert code == 1 and data["missing"] == ["network policy"]
+    rest = _plan(plan)["rest"]
+    assert (rest["caller_user"], rest["caller_kind"], rest["caller_role"]) == ("ALICE", "person", "ML_DEPLOYER")
+    code, data, _ = run_step(capsys, "access", "network", "--cidr", "198.51.100.4", "--dry-run")
+    assert data["statements"][-1] == "ALTER USER ALICE SET NETWORK_POLICY = ALICE_REST_POLICY"
+
+
+def test_save_token_records_only_the_path(ready, capsys, monkeypatch, tmp_path):
+    _, plan = ready
+    monkeypatch.setattr("sys.stdin", io.StringIO("fake-secret-value-456\n"))
+    target = tmp_path / "dify.pat"
+    code, data, _ = run_step(capsys, "access", "save-token", "--pat-file", str(target))
+    assert code == 0 and _plan(plan)["rest"]["pat_file"] == str(target)
+    assert "fake-secret-value-456" not in plan.read_text()
+
+
+def test_person_network_summary_warns_about_their_own_sign_ins(ready, capsys):
+    from spcs_llm.prompts import render_prompt
+
+    _, data, _ = run_step(capsys, "access", "network", "--kind", "person", "--user", "alice", "--cidr",
+                          "198.51.100.4", "--dry-run")
+    assert "locked out" in render_prompt("rest_access_summary", **data)

@@ -79,7 +79,9 @@ def run(args) -> StepResult:
         return _token(args, plan, who)
     with SqlRunner.from_args(args) as runner:
         if args.action == "check":
-            return _check(runner, who)
+            result = _check(runner, who)
+            _record_named_caller(args, plan, who, result)
+            return result
         if args.action == "caller":
             return _change(args, plan, runner, who, "caller", sql.create_caller(
                 user=who["user"], role=who["role"], kind=who["kind"], comment=_comment(who)),
@@ -126,6 +128,20 @@ def _principal(name: str, what: str) -> str:
         if not name or any(c in name for c in "\"';\n\r") or len(name) > 255:
             raise
         return name
+
+
+def _record_named_caller(args, plan: dict | None, who: dict, result: StepResult) -> None:
+    """The caller the user named (--user/--kind/--role) is a decision: later actions default to it."""
+    given = {"rest.caller_user": args.user and who["user"], "rest.caller_kind": args.kind and who["kind"],
+             "rest.caller_role": args.role and who["role"]}
+    given = {key: value for key, value in given.items() if value}
+    result.data["plan_updated"] = []
+    if plan is None or args.dry_run or not given:
+        return
+    plan_file.update(plan, "access check", given)
+    plan_file.save(plan, args.plan)
+    result.data["plan_updated"] = sorted(given)
+    result.text += f"\nrecorded in the plan: {', '.join(sorted(given))}"
 
 
 def _comment(who: dict) -> str:
@@ -333,5 +349,10 @@ def _save_token(args, plan: dict | None) -> StepResult:
         return StepResult(data=data, text=f"dry run: a token was read; {path} was not written")
     written = tokens.write_secret(path, secret)
     data["written"] = True
-    return StepResult(data=data, text=f"saved the token to {Path(written)} (mode 0600); pass --pat-file {path} to "
-                      "spcs-llm endpoint test / gateway. The token was not printed.")
+    text = (f"saved the token to {Path(written)} (mode 0600); pass --pat-file {path} to spcs-llm endpoint test / "
+            "gateway. The token was not printed.")
+    if plan is not None and plan_file.get(plan, "rest.pat_file") != path:
+        plan_file.update(plan, "access save-token", {"rest.pat_file": path})  # where it is, never what it is
+        plan_file.save(plan, args.plan)
+        text += "\nrecorded in the plan: rest.pat_file"
+    return StepResult(data=data, text=text)
