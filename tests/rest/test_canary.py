@@ -170,6 +170,9 @@ def test_playbook_bash_blocks_never_show_the_token(tmp_path):
 
     work, home = tmp_path / "work", tmp_path / "home"
     work.mkdir()
+    # the playbook runs after a deployment (its parent in the tests is deploy-registry): a deployed plan
+    write_plan(work / "deployment.yaml", engine_path="registry", registry__source="remote",
+               registry__model_name=SERVED.lower(), registry__service_fqn="LLM_DB.SERVING.LLM_SVC")
     (home / ".snowflake").mkdir(parents=True)
     token_file = home / ".snowflake" / "spcs-llm-llm_svc.pat"
     token_file.write_text(CANARY + "\n")
