@@ -212,3 +212,8 @@ def test_person_network_summary_warns_about_their_own_sign_ins(ready, capsys):
     _, data, _ = run_step(capsys, "access", "network", "--kind", "person", "--user", "alice", "--cidr",
                           "198.51.100.4", "--dry-run")
     assert "locked out" in render_prompt("rest_access_summary", **data)
+
+
+def test_check_before_the_caller_exists(ready, capsys):
+    code, data, _ = run_step(capsys, "access", "check", "--dry-run")  # LLM_SVC_APP is not created yet
+    assert code == 1 and data["missing"][0] == "caller user"

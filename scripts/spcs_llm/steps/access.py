@@ -161,6 +161,8 @@ def _check(runner: SqlRunner, who: dict) -> StepResult:
     active = [p for p in pats or [] if str(p.get("status") or "").upper() == "ACTIVE"
               and (not p.get("role_restriction") or str(p["role_restriction"]).upper() == who["role"])]
     missing = []
+    if any(u["level"] == "user" and "does not exist" in u["error"].lower() for u in policy["unreadable"]):
+        missing.append("caller user")  # not created yet: `access caller`
     if not policy["effective"] and not policy["unreadable"]:
         missing.append("network policy")
     if granted is False:
