@@ -84,8 +84,9 @@ def test_dry_run_prints_the_part_and_connects_to_nothing(capsys, plan_path):
     assert code == 0
     assert data["mode"] == "dry-run" and data["executed"] is False
     assert [s.split()[0:4] for s in data["statements"]] == [
-        ["CREATE", "OR", "REPLACE", "EXTERNAL"], ["GRANT", "USAGE", "ON", "INTEGRATION"]]
-    assert err.count("-- dry run, not executed:") == 2
+        ["CREATE", "EXTERNAL", "ACCESS", "INTEGRATION"], ["ALTER", "EXTERNAL", "ACCESS", "INTEGRATION"],
+        ["GRANT", "USAGE", "ON", "INTEGRATION"]]
+    assert err.count("-- dry run, not executed:") == 3
 
 
 def test_dry_run_with_a_choice_changes_neither_plan_nor_files(capsys, plan_path):
