@@ -271,3 +271,21 @@ def test_percentile_is_nearest_rank():
     from spcs_llm.rest.bench import percentile
 
     assert percentile([3, 1, 2, 4], 50) == 2 and percentile([3, 1, 2, 4], 95) == 4 and percentile([], 50) is None
+
+
+def test_offline_uses_do_not_import_snowflake(offline):
+    """endpoint test/bench with a known URL and gateway never log in, so they never load the
+    Snowflake libraries (seconds of import time); only url and the 404 checks do."""
+    import subprocess
+    import sys
+
+    registry_plan(offline, "https://a1b2c3-myorg-ml-prod.snowflakecomputing.app")
+    probe = ("import json, sys\nfrom spcs_llm.cli import main\n"
+             "codes = [main(['endpoint', 'test', '--dry-run']), main(['endpoint', 'bench', '--dry-run']),\n"
+             "         main(['gateway', '--check', '--pat-env', 'P'])]\n"
+             "print(json.dumps([codes, sorted(m for m in sys.modules if m.startswith('snowflake.'))]))")
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=offline, capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "P": CANARY, "HOME": str(offline)})
+    codes, modules = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert codes == [0, 0, 0] and modules == [], proc.stderr
+    assert CANARY not in proc.stdout + proc.stderr
