@@ -6,6 +6,7 @@ Transient faults must cost a row's retry, not the batch; a permanent one fails o
 from __future__ import annotations
 
 import asyncio
+import json
 
 from spcs_llm.proxy.fake_backend import Chaos
 from spcs_llm.proxy.snowflake_sim import SnowflakeLikeClient
@@ -76,6 +77,8 @@ def test_retried_batch_after_vllm_died_mid_batch_only_calls_the_unfinished_rows(
             status, body = await posting
             assert status == 503
             assert "16 of 32 rows got no answer" in body["error"] and "16 finished rows are kept" in body["error"]
+            kept = json.dumps([[i, f"echo: {arg}"] for i, arg in rows[:16]], ensure_ascii=False)
+            assert s.proxy.store.finished_bytes >= len(kept)  # the kept rows count against the cache cap
             s.backend.down = False  # vLLM is back; Snowflake retries the batch
             before = s.backend.requests
             status, body = await s.post(rows, batch_id="q:1")

@@ -36,8 +36,8 @@ class Batch:
     batch_id: str | None
     rows: int
     fingerprint: bytes = b""  # digest of the POST body: a retry must carry the same rows
-    answers: list | None = None  # per row: its encoded [index, value] (bytes), None while unfinished
-    kept_bytes: int = 0  # size of the encoded answers kept so far
+    answers: list | None = None  # per row: its [index, value] pair, None while unfinished
+    kept_bytes: int = 0  # size of the kept answers, JSON-encoded (measured when an attempt fails)
     error_rows: int = 0  # kept answers that are error values
     settled: int = 0  # rows of the running attempt that ended (their pending count is returned)
     started: float = field(default_factory=time.monotonic)
@@ -60,9 +60,8 @@ class Batch:
     def done(self) -> bool:
         return self.outcome is not None
 
-    def keep(self, position: int, encoded: bytes, is_error: bool) -> None:
-        self.answers[position] = encoded
-        self.kept_bytes += len(encoded)
+    def keep(self, position: int, pair: list, is_error: bool) -> None:
+        self.answers[position] = pair
         self.error_rows += is_error
 
     def touch(self) -> None:

@@ -20,7 +20,3 @@ def to_json_bytes(value: Any) -> bytes:
         # Via UTF-16 with surrogatepass: valid pairs join, lone halves become U+FFFD.
         return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
 
-
-def data_body(rows: list[bytes]) -> bytes:
-    """The /complete reply from already encoded ``[index, value]`` rows, in order."""
-    return b'{"data": [' + b", ".join(rows) + b"]}"

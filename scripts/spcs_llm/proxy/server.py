@@ -30,7 +30,7 @@ from ..redact import redact
 from .backend import Backend
 from .batches import Batch, BatchStore, Outcome
 from .config import ProxyConfig
-from .encoding import data_body, to_json_bytes
+from .encoding import to_json_bytes
 from .retry import RetryPolicy, run_row
 from .rows import Row, is_error_value, parse_row
 
@@ -251,6 +251,8 @@ class ProxyServer:
             batch.outcome = outcome
             if outcome.status == 200:
                 batch.answers = None  # the body holds them now
+            else:  # what the kept rows weigh in the result cache
+                batch.kept_bytes = len(to_json_bytes([pair for pair in batch.answers if pair is not None]))
             if batch.batch_id is not None:
                 self.store.finish(batch)
             elapsed_ms = (time.monotonic() - batch.started) * 1000
@@ -268,7 +270,7 @@ class ProxyServer:
             if row.request:
                 tasks.append(asyncio.ensure_future(self._row(batch, i, row)))
             else:
-                batch.keep(i, to_json_bytes([row.index, row.value]), is_error_value(row.value))
+                batch.keep(i, [row.index, row.value], is_error_value(row.value))
         if tasks:
             try:
                 await asyncio.gather(*tasks)
@@ -285,7 +287,7 @@ class ProxyServer:
                        f"finished rows are kept and not sent again")
             return Outcome(status, _error_body(message), errors=len(failures)), failures[0].reason
         errors = batch.error_rows
-        return Outcome(200, data_body(batch.answers), ok=batch.rows - errors, errors=errors), ""
+        return Outcome(200, to_json_bytes({"data": batch.answers}), ok=batch.rows - errors, errors=errors), ""
 
     async def _row(self, batch: Batch, position: int, row: Row):
         """Run one row; keep its value in the batch. Returns the last failure if it stays unfinished."""
@@ -298,7 +300,7 @@ class ProxyServer:
         self.stats["row_retries"] += result.attempts - 1
         if not result.done:
             return result.failure
-        batch.keep(position, to_json_bytes([row.index, result.value]), is_error_value(result.value))
+        batch.keep(position, [row.index, result.value], is_error_value(result.value))
         return None
 
     def _count(self, batch: Batch, outcome: Outcome) -> None:
