@@ -271,3 +271,11 @@ def test_restarts_rising_during_the_wait_stop_it(offline, monkeypatch, capsys, c
 
 def test_default_wait_fits_an_assistant_command_timeout():
     assert status.DEFAULT_TIMEOUT_S <= 540
+
+
+@pytest.mark.parametrize(("value", "recent"), [
+    ("2026-04-02T15:40:00Z", True), ("2026-04-02 08:40:00.000 -0700", True), ("2026-04-02T14:00:00+00:00", False),
+    (None, True), ("not a time", True)])
+def test_restart_times_in_the_formats_snowflake_prints(monkeypatch, value, recent):
+    at(monkeypatch, "2026-04-02T15:45:00+00:00")
+    assert status._recent(value) is recent
