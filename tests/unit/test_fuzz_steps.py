@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from snowflake_testkit import RECORDED, forbid_login
 
-from spcs_llm import catalog, cli, plan_file
+from spcs_llm import catalog, cli, plan_file, redact
 
 SERVES = {"proxy", "gateway"}  # bind a port and serve until stopped: parsed only
 EXAMPLES = 50
@@ -179,6 +179,8 @@ def sandbox(monkeypatch, tmp_path):
     monkeypatch.setattr(socket, "create_connection", _no_network)
     monkeypatch.setattr(subprocess, "Popen", _no_subprocess)
     monkeypatch.setattr(time, "sleep", _no_sleep)
+    # hostile --pat-file/--pat-env values register files and variables as secrets: keep that here
+    monkeypatch.setattr(redact, "_registered", set())
     return work
 
 
