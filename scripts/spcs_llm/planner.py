@@ -299,15 +299,32 @@ def plan(req: PlanRequest) -> list[dict]:
         from .errors import SpcsLlmError
 
         raise SpcsLlmError(f"priority {req.priority!r} is not valid; allowed: {', '.join(PRIORITIES)}")
-    if req.live_families:  # the account's own list is the truth for its region
-        families = _as_offered(catalog.families_for(cloud=req.cloud, gpu_only=True), req.live_families)
-    else:
-        families = catalog.families_for(cloud=req.cloud, region=req.region, gpu_only=True)
     cks = checkpoints(req)
-    out = [candidate(req, f, cks) for f in families]
+    out = [candidate(req, f, cks) for f in _families(req)]
     for c in out:
         c["source"] = "live" if req.live_families else "catalog"
     return rank(out, req.priority)
+
+
+def _families(req: PlanRequest) -> list[InstanceFamily]:
+    if req.live_families:  # the account's own list is the truth for its region
+        return _as_offered(catalog.families_for(cloud=req.cloud, gpu_only=True), req.live_families)
+    return catalog.families_for(cloud=req.cloud, region=req.region, gpu_only=True)
+
+
+def cheapest_fit(req: PlanRequest) -> tuple[dict | None, dict | None]:
+    """(the cheapest family that serves one request, the first family sized): families are sized in
+    order of availability and credits per hour, stopping at the first that serves. For one request a
+    serving layout bills one node, so this is the `cheapest` ranking's first family (the `models`
+    shortlist sizes every catalog entry this way, at a fraction of a full ranking's cost)."""
+    cks = checkpoints(req)
+    first = None
+    for fam in sorted(_families(req), key=lambda f: (f.node_limit is None, f.credits_per_hour)):
+        c = candidate(req, fam, cks)
+        first = first or c
+        if c["fits"]:
+            return c, first
+    return None, first
 
 
 def _as_offered(families: list[InstanceFamily], live_families: tuple[dict, ...]) -> list[InstanceFamily]:

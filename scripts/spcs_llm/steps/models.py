@@ -8,7 +8,7 @@ from ..catalog import CLOUDS
 from ..errors import EXIT_NEGATIVE
 from ..models import from_config
 from ..output import StepResult, table
-from ..planner import PlanRequest, plan
+from ..planner import PlanRequest, cheapest_fit
 
 DEFAULT_SHORTLIST_CONTEXT = 8192
 
@@ -34,9 +34,8 @@ def run(args) -> StepResult:
         spec = from_config(entry["config"], model_id=entry["id"], source="catalog", meta=entry)
         max_len = min(args.max_model_len, spec.max_position_embeddings)
         # each catalog entry (a pre-quantized checkpoint is its own row) on its own, cheapest layout first
-        ranked = plan(PlanRequest(model=spec, cloud=args.cloud, region=args.region, max_model_len=max_len,
-                                  priority="cheapest", offer_checkpoints=False))
-        best = next((c for c in ranked if c["fits"]), None)
+        best, first = cheapest_fit(PlanRequest(model=spec, cloud=args.cloud, region=args.region,
+                                               max_model_len=max_len, priority="cheapest", offer_checkpoints=False))
         rows.append({
             "id": entry["id"], "family": entry.get("family"), "tasks": entry.get("tasks", []),
             "params_b": entry["params_b"], "active_params_b": entry.get("active_params_b"),
@@ -45,8 +44,7 @@ def run(args) -> StepResult:
             "languages": entry.get("languages", []), "max_context": spec.max_position_embeddings,
             "checkpoint_quantization": entry.get("checkpoint_quantization"),
             "base_model": entry.get("base_model"),
-            "weights_gib": round(ranked[0]["options"][0]["weights_gib_per_gpu"]
-                                 * ranked[0]["options"][0]["tensor_parallel_size"], 1) if ranked else None,
+            "weights_gib": _weights_gib(first),
             "cheapest_family": best["instance_family"] if best else None,
             "cheapest_tp": best["tensor_parallel_size"] if best else None,
             "cheapest_credits_per_hour": best["credits_per_hour_for_layout"] if best else None,
@@ -62,6 +60,14 @@ def run(args) -> StepResult:
     text += f"\n(cheapest family sized at min(model context, {args.max_model_len}) tokens, 1 request)"
     return StepResult(data=data, text=text if rows else "no catalog model matches these filters",
                       prompt="model_shortlist", exit_code=0 if rows else EXIT_NEGATIVE)
+
+
+def _weights_gib(candidate: dict | None) -> float | None:
+    """The whole checkpoint's weights, from any sizing of it (weights per GPU x TP)."""
+    if not candidate or not candidate["options"]:
+        return None
+    option = candidate["options"][0]
+    return round(option["weights_gib_per_gpu"] * option["tensor_parallel_size"], 1)
 
 
 def _matches(entry: dict, args) -> bool:
