@@ -129,7 +129,8 @@ def candidate(req: PlanRequest, family: InstanceFamily, cks: list[Checkpoint] | 
                        f"over {family.gpu_count} GPUs"))
         return out
     out.update({key: pick[key] for key in _LAYOUT_KEYS})
-    out.update(fits=serves, credits_per_hour_for_concurrency=pick["credits_per_hour_for_layout"])
+    out.update(fits=serves, credits_per_hour_for_concurrency=pick["credits_per_hour_for_layout"],
+               roofline_batch_per_replica=pick["roofline_batch_per_instance"])  # the name `endpoint bench` reads
     out["reason"] = _reason(req, family, pick, options, serves)
     return out
 
