@@ -265,3 +265,23 @@ def test_select_switches_the_plans_model_between_checkpoints_and_replan_sizes_th
     assert code == 0 and data["asked_model"] == "Qwen/Qwen2.5-14B-Instruct"
     assert data["request"]["priority"] == "balanced"
     assert data["recommendation"]["model_id"] == "Qwen/Qwen2.5-14B-Instruct"  # the asked weights first
+
+
+@pytest.mark.parametrize("cloud", ["aws", "azure", "gcp"])
+def test_cheapest_finds_the_cheapest_checkpoint_that_fits(cloud):
+    """For every catalog model with published checkpoints: no serving layout of any checkpoint on a
+    generally available family costs less per hour than the cheapest recommendation."""
+    bases = [e for e in catalog.models().values() if catalog.variants_of(e["id"])]
+    assert len(bases) >= 8
+    for entry in bases:
+        spec = spec_for_catalog_id(entry["id"])
+        ranked = plan(PlanRequest(model=spec, cloud=cloud, max_model_len=min(8192, spec.max_position_embeddings),
+                                  priority="cheapest"))
+        rec = ranked[0]
+        if not rec["fits"] or rec["node_limit"] is None:
+            continue
+        for c in ranked:
+            for o in c["options"]:
+                if o["fits"] and o["within_node_limit"] and c["node_limit"] is not None:
+                    assert rec["credits_per_hour_for_layout"] <= o["credits_per_hour_for_layout"], (
+                        entry["id"], c["instance_family"], o["model_id"])
