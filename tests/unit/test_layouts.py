@@ -285,3 +285,16 @@ def test_cheapest_finds_the_cheapest_checkpoint_that_fits(cloud):
                 if o["fits"] and o["within_node_limit"] and c["node_limit"] is not None:
                     assert rec["credits_per_hour_for_layout"] <= o["credits_per_hour_for_layout"], (
                         entry["id"], c["instance_family"], o["model_id"])
+
+
+def test_china_custom_image_downloads_the_checkpoint_from_modelscope_by_its_own_id(capsys, workdir):
+    run(capsys, "plan", "--model", "Qwen/Qwen2.5-14B-Instruct", "--region", "cn-northwest-1", "--max-model-len",
+        "8192", "--priority", "cheapest")
+    run(capsys, "select", "--family", "GPU_NV_S")
+    code, _ = run(capsys, "workers", "--engine", "custom-image", "--confirm")
+    assert code == 0
+    plan = _deployable(plan_file.load(workdir / "deployment.yaml"))
+    d = ci_settings.resolve(plan)
+    assert d.model_id == plan["model"]["id"] == plan["model"]["modelscope_id"] == d.modelscope_model_id
+    assert d.model_id.startswith("Qwen/Qwen2.5-14B-Instruct-") and d.quantization is None
+    assert "modelscope" in d.weight_sources
