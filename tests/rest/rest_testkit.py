@@ -36,3 +36,28 @@ def serving(loop_thread, server, **start):
         yield server
     finally:
         loop_thread.run(server.stop())
+
+
+class FakeOAuth:
+    """Stands in for Snowflake's /oauth/token: records each exchange, answers the next token."""
+
+    def __init__(self, tokens):
+        self.tokens, self.posts = list(tokens), []
+
+    RequestException = OSError
+
+    def post(self, url, data, timeout):
+        self.posts.append((url, data))
+        return type("Answer", (), {"status_code": 200, "text": self.tokens.pop(0), "content": b""})()
+
+
+def write_private_key(path):
+    """A fresh RSA key as an unencrypted PKCS#8 PEM file (what `access token --method keypair` makes)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    path.chmod(0o600)
+    return key

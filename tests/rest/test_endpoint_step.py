@@ -9,7 +9,7 @@ import json
 import shutil
 
 import pytest
-from rest_testkit import CANARY, NO_GRANT
+from rest_testkit import CANARY, NO_GRANT, FakeOAuth, write_private_key
 from snowflake_testkit import RECORDED, prepare_offline, run_step, run_text, use_scenarios, write_plan
 
 from spcs_llm import cli, plan_file
@@ -199,7 +199,7 @@ def test_dry_run_sends_nothing_and_needs_no_token(offline, capsys, simulator):
     registry_plan(offline, sim.url)
     code, data, _ = run_step(capsys, "endpoint", "test", "--dry-run")
     assert code == 0 and sim.seen == [] and len(data["requests"]) == 2
-    assert data["requests"][0]["auth"] == "Snowflake Token with the PAT from $SNOWFLAKE_PAT"
+    assert data["requests"][0]["auth"] == "Snowflake Token from the PAT in $SNOWFLAKE_PAT"
 
 
 def test_missing_token_names_the_variable(offline, capsys, simulator):
@@ -289,3 +289,20 @@ def test_offline_uses_do_not_import_snowflake(offline):
     codes, modules = json.loads(proc.stdout.strip().splitlines()[-1])
     assert codes == [0, 0, 0] and modules == [], proc.stderr
     assert CANARY not in proc.stdout + proc.stderr
+
+
+def test_key_pair_token_from_the_plan(offline, monkeypatch, capsys, simulator):
+    from spcs_llm.rest import keypair
+
+    sim = simulator()
+    sim.tokens["kp-token-333333"] = True
+    write_private_key(offline / "key.p8")
+    registry_plan(offline, sim.url, snowflake__account="MYORG-ML_PROD", rest__token_method="keypair",
+                  rest__private_key_file=str(offline / "key.p8"), rest__caller_user="LLM_SVC_APP",
+                  rest__caller_role="LLM_SVC_CALLER")
+    oauth = FakeOAuth(["kp-token-333333"])
+    monkeypatch.setattr(keypair, "requests", oauth)
+    code, out, err = run_text(capsys, "endpoint", "test", "--route", "/--call--")
+    assert code == 0 and sim.seen[0]["authorization"] == 'Snowflake Token="kp-token-333333"'
+    assert oauth.posts[0][0] == "https://MYORG-ML_PROD.snowflakecomputing.com/oauth/token"
+    assert "kp-token-333333" not in out + err and "PRIVATE" not in out + err

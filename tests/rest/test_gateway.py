@@ -13,7 +13,7 @@ import time
 import openai
 import pytest
 import requests
-from rest_testkit import CANARY, NO_GRANT, serving
+from rest_testkit import CANARY, NO_GRANT, FakeOAuth, serving
 from snowflake_testkit import prepare_offline, run_text, write_plan
 
 from spcs_llm.rest.gateway import Gateway, StaticToken
@@ -165,19 +165,6 @@ def _listening_url(proc) -> str:
 
 
 # ---- key-pair tokens -----------------------------------------------------------------------------
-
-class FakeOAuth:
-    """Stands in for Snowflake's /oauth/token: records each exchange, answers the next token."""
-
-    def __init__(self, tokens):
-        self.tokens, self.posts = list(tokens), []
-
-    RequestException = OSError
-
-    def post(self, url, data, timeout):
-        self.posts.append((url, data))
-        return type("Answer", (), {"status_code": 200, "text": self.tokens.pop(0), "content": b""})()
-
 
 def test_keypair_token_is_exchanged_and_refreshed_after_an_ingress_404(loop_thread, simulator, tmp_path, monkeypatch):
     import jwt

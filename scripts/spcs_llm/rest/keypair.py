@@ -104,3 +104,37 @@ class KeyPairToken:
         self._token = str(response.text).strip()
         register_secret(self._token)
         self._at = _clock()
+
+
+def keypair_file(args, plan: dict | None) -> str | None:
+    """--private-key-file, else the key `spcs-llm access token --method keypair` recorded (unless a
+    PAT flag was given)."""
+    from .. import plan_file
+
+    if getattr(args, "private_key_file", None):
+        return args.private_key_file
+    if args.pat_env or args.pat_file or plan_file.get(plan or {}, "rest.token_method") != "keypair":
+        return None
+    return plan_file.get(plan or {}, "rest.private_key_file")
+
+
+def keypair_source(args, plan: dict | None, key_file: str, upstream: str) -> tuple[KeyPairToken, str]:
+    """A refreshing key-pair token source and its description; nothing is exchanged until the first
+    request. Account, user and role: the flags, else the plan's snowflake.account, rest.caller_user
+    and rest.caller_role."""
+    from urllib.parse import urlsplit
+
+    from .. import plan_file
+
+    get = plan_file.get
+    account = args.account or get(plan or {}, "snowflake.account")
+    user = args.user or get(plan or {}, "rest.caller_user")
+    role = args.role or get(plan or {}, "rest.caller_role")
+    missing = [flag for flag, value in (("--account", account), ("--user", user)) if not value]
+    if missing:
+        raise SpcsLlmError(f"a key-pair token needs {' and '.join(missing)}",
+                           hint="pass them, or record them with spcs-llm preflight / spcs-llm access")
+    key = load_private_key(key_file, args.private_key_passphrase_env)
+    tokens = KeyPairToken(account=account, user=user, role=role, private_key=key,
+                          ingress_host=urlsplit(upstream).netloc)
+    return tokens, f"key pair {key_file} (user {user}, role {role or 'default'}, refreshed before expiry)"

@@ -57,6 +57,12 @@ def add_arguments(parser) -> None:
     pat.add_argument("--pat-env", metavar="VAR", help="env var holding the PAT (default: the plan's rest.pat_file "
                      f"if it exists, else rest.pat_env, else {DEFAULT_PAT_ENV})")
     pat.add_argument("--pat-file", metavar="PATH", help="file holding the PAT (mode 0600)")
+    pat.add_argument("--private-key-file", metavar="PATH",
+                     help="use a key-pair token instead of a PAT: the user's PEM private key (default: the plan's "
+                          "rest.private_key_file when `access` recorded the key-pair method)")
+    call.add_argument("--private-key-passphrase-env", metavar="VAR", help="env var holding the key's passphrase")
+    call.add_argument("--account", help="with a key pair: account identifier ORG-ACCOUNT (default: the plan's "
+                      "snowflake.account)")
     call.add_argument("--model", help="the OpenAI 'model' (default: registry model name in upper case, or the "
                       "custom image's model id)")
     call.add_argument("--route", default="all", choices=("all", OPENAI_ROUTE, CALL_ROUTE),
@@ -73,10 +79,10 @@ def add_arguments(parser) -> None:
                       help="test: first wait between retries, doubled each time up to 60 s (default 5)")
     call.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT_S, metavar="S",
                       help=f"the ingress's idle timeout used to recognise a cut request (default {IDLE_TIMEOUT_S:g})")
-    call.add_argument("--user", help="test, after a 404: the user the PAT belongs to (default: the plan's "
-                      "rest.caller_user, else your connection's)")
-    call.add_argument("--role", help="test, after a 404: the calling role (default: the plan's rest.caller_role, "
-                      "else the PATs' role restriction)")
+    call.add_argument("--user", help="the token's user: for the key pair, and for the checks after a 404 (default: "
+                      "the plan's rest.caller_user, else your connection's)")
+    call.add_argument("--role", help="the calling role: for the key pair, and for the checks after a 404 (default: "
+                      "the plan's rest.caller_role, else the PATs' role restriction)")
     call.add_argument("--no-account-checks", action="store_true",
                       help="test: do not query the account after a 404")
     bench = parser.add_argument_group("bench")
@@ -240,14 +246,25 @@ def _as_url_args(args):
     return url_args
 
 
-def _token(args, plan: dict | None) -> str | None:
+def _token(args, plan: dict | None, target) -> str | None:
+    """The PAT, or a token exchanged with the user's key pair (rest/keypair.py)."""
     from ..rest.credentials import loose_permissions, read_token, source_from_plan
+    from ..rest.keypair import keypair_file, keypair_source
 
-    args.pat_env, args.pat_file = source_from_plan(args.pat_env, args.pat_file, plan)
-    if args.dry_run:
-        return None
-    token = read_token(args.pat_env, args.pat_file)
-    warning = loose_permissions(args.pat_file)
+    key_file = keypair_file(args, plan)
+    if key_file:
+        args.token_source = f"key pair {key_file}"
+        if args.dry_run:
+            return None
+        source, _ = keypair_source(args, plan, key_file, target.base_url)
+        token = asyncio.run(source.token())
+    else:
+        args.pat_env, args.pat_file = source_from_plan(args.pat_env, args.pat_file, plan)
+        args.token_source = _pat_source(args)
+        if args.dry_run:
+            return None
+        token = read_token(args.pat_env, args.pat_file)
+    warning = loose_permissions(key_file or args.pat_file)
     if warning:
         sys.stderr.write(f"warning: {warning}\n")
     return token
@@ -258,15 +275,15 @@ def _test(args, plan: dict | None) -> StepResult:
 
     target = _resolve_target(args, plan)
     max_tokens = args.max_tokens or 64
-    token = _token(args, plan)
+    token = _token(args, plan, target)
     if args.dry_run:
         requests = [{"method": "POST", "url": target.base_url + route,
-                     "auth": f"Snowflake Token with the PAT from {_pat_source(args)}",
+                     "auth": f"Snowflake Token from {args.token_source}",
                      "body": chat_body(target, route, args.prompt, max_tokens,
                                        stream=args.stream and route == OPENAI_ROUTE)} for route in target.routes]
         data = {"action": "test", "mode": "dry-run", "endpoint": target.base_url, "model": target.model,
                 "requests": requests, "routes": []}
-        lines = [f"dry run: would send (token from {_pat_source(args)}):"]
+        lines = [f"dry run: would send (token from {args.token_source}):"]
         lines += [f"  POST {r['url']}" for r in requests]
         return StepResult(data=data, text="\n".join(lines))
     from ..rest.credentials import snowflake_header
@@ -350,7 +367,8 @@ def _status(result) -> str:
 
 
 def _pat_source(args) -> str:
-    return f"--pat-file {args.pat_file}" if args.pat_file else f"${args.pat_env or DEFAULT_PAT_ENV}"
+    return f"the PAT in --pat-file {args.pat_file}" if args.pat_file else \
+        f"the PAT in ${args.pat_env or DEFAULT_PAT_ENV}"
 
 
 def _test_text(data: dict) -> str:
@@ -388,7 +406,7 @@ def _bench(args, plan: dict | None) -> StepResult:
     target = _resolve_target(args, plan)
     route = target.routes[0]
     max_tokens = args.max_tokens or 128
-    token = _token(args, plan)
+    token = _token(args, plan, target)
     estimate = bench.roofline(plan)
     if args.dry_run:
         data = {"action": "bench", "mode": "dry-run", "endpoint": target.base_url, "route": route,

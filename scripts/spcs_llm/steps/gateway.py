@@ -62,6 +62,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> StepResult:
     from ..rest.credentials import loose_permissions, read_token, source_from_plan
+    from ..rest.keypair import keypair_file, keypair_source
     from ..rest.target import base_url, recorded_ingress, served_model
     from ..snowflake.targets import load_plan_optional
 
@@ -79,9 +80,9 @@ def run(args) -> StepResult:
     model = args.model or served_model(plan)
     aliases = tuple(a for a in (plan_file.get(plan or {}, "model.id"), plan_file.get(plan or {}, "registry.model_name"))
                     if a)
-    key_file = args.private_key_file or _recorded_key_file(args, plan)
+    key_file = keypair_file(args, plan)
     if key_file:
-        tokens, source = _keypair(args, plan, key_file, upstream)
+        tokens, source = keypair_source(args, plan, key_file, upstream)
     else:
         from ..rest.gateway import StaticToken
 
@@ -105,33 +106,6 @@ def run(args) -> StepResult:
     return StepResult(data={"checked": False, **settings, "stats": stats},
                       text=f"gateway stopped: {stats['requests']} requests, {stats['auth_404']} refused by the "
                            f"ingress (404 -> 401), {stats['upstream_errors']} upstream errors")
-
-
-def _recorded_key_file(args, plan: dict | None) -> str | None:
-    """The key `spcs-llm access token --method keypair` recorded, unless a PAT flag was given."""
-    if args.pat_env or args.pat_file or plan_file.get(plan or {}, "rest.token_method") != "keypair":
-        return None
-    return plan_file.get(plan or {}, "rest.private_key_file")
-
-
-def _keypair(args, plan: dict | None, key_file: str, upstream: str):
-    """A refreshing key-pair token source (rest/keypair.py); nothing is exchanged until the first request."""
-    from urllib.parse import urlsplit
-
-    from ..rest.keypair import KeyPairToken, load_private_key
-
-    get = plan_file.get
-    account = args.account or get(plan or {}, "snowflake.account")
-    user = args.user or get(plan or {}, "rest.caller_user")
-    role = args.role or get(plan or {}, "rest.caller_role")
-    missing = [flag for flag, value in (("--account", account), ("--user", user)) if not value]
-    if missing:
-        raise SpcsLlmError(f"a key-pair token needs {' and '.join(missing)}",
-                           hint="pass them, or record them with spcs-llm preflight / spcs-llm access")
-    key = load_private_key(key_file, args.private_key_passphrase_env)
-    tokens = KeyPairToken(account=account, user=user, role=role, private_key=key,
-                          ingress_host=urlsplit(upstream).netloc)
-    return tokens, f"key pair {key_file} (user {user}, role {role or 'default'}, refreshed before expiry)"
 
 
 def _local_key(args) -> str | None:
