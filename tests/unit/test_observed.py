@@ -178,3 +178,18 @@ def test_plan_observation_flags_are_checked(capsys, workdir):
     assert "no vLLM KV cache line" in _run.err
     assert _run(capsys, "plan", "--replan", "--observed-log", "missing.log")[0] == 2
     assert "observed" not in plan_file.load(workdir / "deployment.yaml")
+
+
+def test_a_log_that_names_its_vllm_release_sets_the_plans_accounting(capsys, workdir):
+    # the registry path's release is only assumed (Snowflake does not publish it); a start-up log that
+    # prints "vLLM API server version X" replaces the assumption for the whole plan
+    assert _run(capsys, "plan", "--model", "Qwen/Qwen2.5-7B-Instruct", "--cloud", "aws",
+                "--max-model-len", "8192", "--json")[0] == 0
+    (workdir / "vllm.log").write_text(V1_LOG.replace("434,336", "61,440"))
+    code, data = _run(capsys, "plan", "--replan", "--observed-log", "vllm.log", "--json")
+    assert code == 0
+    assert data["request"]["vllm_version"] == "0.8.5"
+    assert data["request"]["vllm_version_source"].startswith("logged by the deployment")
+    # an explicit --vllm-version still wins
+    code, data = _run(capsys, "plan", "--replan", "--vllm-version", "0.19.1", "--json")
+    assert code == 0 and data["request"]["vllm_version"] == "0.19.1"

@@ -142,9 +142,18 @@ def _observation(args, existing: dict) -> dict | None:
 
 
 def _vllm_accounting(args, existing: dict) -> vllm_versions.Accounting:
-    """--vllm-version wins; then a version the user gave before (--replan); then the plan's path's release."""
+    """--vllm-version wins; then the release a deployment logged (an observed log that names it: the
+    fact that replaces the registry path's assumption); then a version the user gave before
+    (--replan); then the plan's path's release."""
     if args.vllm_version:
         return vllm_versions.accounting(args.vllm_version, source="--vllm-version")
+    logged = [o for o in plan_file.get(existing, observed.PLAN_FIELD) or [] if o.get("vllm_version")]
+    if logged:
+        try:
+            return vllm_versions.accounting(logged[-1]["vllm_version"],
+                                            source=f"logged by the deployment ({logged[-1].get('source')})")
+        except SpcsLlmError:
+            pass  # a version this tool does not model: fall back to the others
     if plan_file.get(existing, "request.vllm_version_source") == "--vllm-version":
         return vllm_versions.accounting(plan_file.get(existing, "request.vllm_version"), source="--vllm-version")
     path = plan_file.get(existing, "engine_path") or plan_file.get(existing, "workers.engine_path")
