@@ -289,8 +289,11 @@ def size(req: SizingRequest) -> Sizing:
 
     kv_element = 1 if req.kv_cache_dtype == "fp8" else DTYPE_BYTES[dtype]
     kv_source = "estimate"
+    # the plan records only a load-time method (--quantization) for a configuration: a checkpoint's own
+    # quantization is part of the model id
+    load_time_method = None if quantization == model.checkpoint_quantization else quantization
     seen = observed.find(req.observations, model_id=model.id, gpu=gpu.name, tensor_parallel_size=tp,
-                         gpu_memory_utilization=gmu, quantization=quantization)
+                         gpu_memory_utilization=gmu, quantization=load_time_method)
     if seen:
         kv_budget = observed_kv_gib(model, tp, seen, dtype)
         kv_source = f"observed: {seen.get('source') or 'recorded'}"

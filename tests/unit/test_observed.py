@@ -193,3 +193,18 @@ def test_a_log_that_names_its_vllm_release_sets_the_plans_accounting(capsys, wor
     # an explicit --vllm-version still wins
     code, data = _run(capsys, "plan", "--replan", "--vllm-version", "0.19.1", "--json")
     assert code == 0 and data["request"]["vllm_version"] == "0.19.1"
+
+
+def test_an_observation_of_a_quantized_checkpoint_applies_to_it():
+    # the plan records no --quantization for a pre-quantized checkpoint (its config carries the method),
+    # while sizing resolves the checkpoint's own method: both mean the same configuration
+    awq = resolve_model("Qwen/Qwen2.5-7B-Instruct-AWQ")
+    plan = plan_file.update(plan_file.new_plan("test"), "test", {
+        "model.id": awq.id, "selection.gpu": "A10G", "selection.tensor_parallel_size": 1,
+        "selection.gpu_memory_utilization": 0.9})
+    seen = tuple(plan_file.get(record_observed_kv(plan, 70_000, source="log"), "observed.kv_cache"))
+    s = size(SizingRequest(model=awq, gpu=catalog.gpu("A10G"), gpu_memory_utilization=0.9, observations=seen))
+    assert s.quantization == "awq" and s.kv_source == "observed: log" and s.kv_cache_tokens == 70_000
+    online = size(SizingRequest(model=resolve_model("Qwen/Qwen2.5-7B-Instruct"), gpu=catalog.gpu("L4"),
+                                quantization="fp8", gpu_memory_utilization=0.9, observations=seen))
+    assert online.kv_source == "estimate"
