@@ -11,9 +11,10 @@ for everyone else. The manifest also records the pack's location and the command
 steps, for an assistant whose PATH lacks `spcs-llm`.
 
 Where each assistant looks (user scope, the default, under your home: every project sees it;
-project scope under the current directory, which must be your project, not this pack's checkout): claude .claude/skills or ~/.claude/skills (Cortex Code reads these too); cortex
-.cortex/skills or ~/.snowflake/cortex/skills; codex .agents/skills or ~/.agents/skills; cursor
-.cursor/skills or ~/.cursor/skills.
+project scope under the current directory, which must be your project, not this pack's
+checkout): claude ~/.claude/skills or .claude/skills (Cortex Code reads these too); cortex
+~/.snowflake/cortex/skills or .cortex/skills; codex ~/.agents/skills or .agents/skills; cursor
+~/.cursor/skills or .cursor/skills.
 """
 
 from __future__ import annotations
