@@ -152,6 +152,9 @@ def test_plan_records_an_observation_and_uses_it_for_that_configuration(capsys, 
     code, again = _run(capsys, "plan", "--replan", "--json")
     same = next(c for c in again["candidates"] if c["instance_family"] == family)
     assert any(o["kv_source"].startswith("observed") for o in same["options"])
+    assert f"{family} TP={tp}" in again["kv_observed_for"]
+    assert main(["plan", "--replan"]) == 0
+    assert "KV cache as the deployment logged it" in capsys.readouterr().out
 
 
 def test_plan_reads_the_observation_from_a_saved_log(capsys, workdir):

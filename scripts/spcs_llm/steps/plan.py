@@ -107,6 +107,9 @@ def run(args) -> StepResult:
         "plan_path": None,
     }
     data["observed"] = observed_now
+    data["kv_observed_for"] = sorted({f"{c['instance_family']} TP={o['tensor_parallel_size']}"
+                                      for c in candidates for o in c.get("options", [])
+                                      if str(o.get("kv_source", "")).startswith("observed")})
     if best and not args.no_write:
         data["plan_path"] = str(_write_plan(args, data, best, existing))
     elif observed_now and not args.no_write:  # nothing fits any more: the measurement is still kept
@@ -281,6 +284,9 @@ def _text(data: dict, show_all: bool) -> str:
              f"gpu_memory_utilization {req['gpu_memory_utilization']}, priority {req['priority']}"]
     if req.get("vllm_version"):
         lines.append(f"sized with the memory accounting of vLLM {req['vllm_version']} ({req['vllm_version_source']})")
+    if data.get("kv_observed_for"):
+        lines.append("KV cache as the deployment logged it (not the estimate) for: "
+                     + ", ".join(data["kv_observed_for"]))
     if data["sized_on"] == "live":
         lines.append("sized on the GPU families your account reports (spcs-llm pools), not the built-in catalog")
     lines.append("")
