@@ -11,6 +11,7 @@ import re
 _registered: set[str] = set()
 
 MASK = "****"
+_PEM_ARMOR = re.compile(r"^-----(BEGIN|END) [A-Z ]+-----$")
 _PATTERNS = [
     re.compile(r'(Snowflake\s+Token=")[^"]+(")', re.IGNORECASE),
     re.compile(r"(Authorization:\s*Bearer\s+)\S+", re.IGNORECASE),
@@ -28,15 +29,18 @@ def register_secret(value: str | None) -> None:
         return
     for part in [value, *value.splitlines()]:
         part = part.strip()
-        if len(part) >= 6:
+        # PEM armor lines ("-----BEGIN PRIVATE KEY-----") are not secret, and masking them would
+        # stop the key-block pattern from finding the body of another key
+        if len(part) >= 6 and not _PEM_ARMOR.match(part):
             _registered.add(part)
 
 
 def redact(text: str) -> str:
-    for secret in sorted(_registered, key=len, reverse=True):
-        text = text.replace(secret, MASK)
+    # shapes first: a registered value must not break a pattern's anchors before it is applied
     for pattern in _PATTERNS:
         text = pattern.sub(_mask_match, text)
+    for secret in sorted(_registered, key=len, reverse=True):
+        text = text.replace(secret, MASK)
     return text
 
 

@@ -23,3 +23,13 @@ def test_secret_object_names_in_specs_stay_visible():
     # a spec's snowflakeSecret: names an object, it is not a secret value; dry runs must show it
     spec = "secrets:\n- snowflakeSecret:\n    objectName: LLM_DB.SERVING.HF_TOKEN\n  envVarName: HF_TOKEN"
     assert redact(spec) == spec
+
+
+def test_a_registered_key_does_not_unmask_another_keys_body():
+    """Registering a PEM key once (its armor lines included) made later key blocks leak their body,
+    depending on test order: the armor lines were masked before the key-block pattern ran."""
+    from spcs_llm.redact import register_secret
+
+    register_secret("-----BEGIN PRIVATE KEY-----\nFIRSTKEYBODY123\n-----END PRIVATE KEY-----")
+    out = redact("-----BEGIN PRIVATE KEY-----\nOTHERBODY456\n-----END PRIVATE KEY-----")
+    assert "OTHERBODY456" not in out and "BEGIN PRIVATE KEY" in out
