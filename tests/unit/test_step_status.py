@@ -203,6 +203,10 @@ def test_dry_run_prints_the_three_statements(offline, capsys):
     assert data["statements"] == ["DESCRIBE SERVICE LLM_DB.SERVING.LLM_SVC",
                                   "SHOW SERVICE CONTAINERS IN SERVICE LLM_DB.SERVING.LLM_SVC",
                                   "SHOW ENDPOINTS IN SERVICE LLM_DB.SERVING.LLM_SVC"]
+    # nothing was read, so no phase is claimed ("pending" would tell the user something false)
+    assert data["phase"] == "unknown"
+    _, text, _ = run_text(capsys, "status", *SERVICE, "--dry-run")
+    assert "pending" not in text and ": unknown" in text
 
 
 def test_probe_path_follows_the_engine_path(offline, monkeypatch, capsys):

@@ -79,6 +79,8 @@ def run(args) -> StepResult:
     with SqlRunner.from_args(args) as runner:
         if runner.dry_run:
             snap = _snapshot(runner, service, args, token)
+            if not runner.reads:  # nothing was read: the phase is unknown, not "pending"
+                snap["phase"] = "unknown"
             data = {"mode": runner.mode, "service": service, **snap, "waited_s": 0, "history": [],
                     "statements": runner.statements}
             note = (f"dry run: with --wait these statements would repeat every {args.interval:g} s for up to "
