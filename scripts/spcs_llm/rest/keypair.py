@@ -43,7 +43,9 @@ def load_private_key(path: str, passphrase_env: str | None = None):
     if not file.is_file():
         raise SpcsLlmError(f"--private-key-file {path!r} does not exist or is not a file")
     data = file.read_bytes()
-    register_secret(data.decode("ascii", errors="ignore"))
+    # the key's body lines, not its armor (-----BEGIN ...): masking those would hide every PEM's framing
+    register_secret("\n".join(line for line in data.decode("ascii", errors="ignore").splitlines()
+                              if line.strip() and not line.startswith("-----")))
     password = None
     if passphrase_env:
         value = os.environ.get(passphrase_env, "")
