@@ -356,3 +356,27 @@ def test_public_endpoint_adds_a_service_role_for_it():
     assert endpoint["public"] is True and endpoint["protocol"] == "HTTP"
     assert doc["serviceRoles"] == [{"name": render.API_SERVICE_ROLE, "endpoints": [endpoint["name"]]}]
     assert check_spec(doc) == []
+
+
+def test_check_spec_reports_any_shape_without_raising():
+    """`manage upgrade --spec-file` checks a user's own file: wrong shapes are problems, not tracebacks."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from spcs_llm.custom_image.spec_schema import check_spec
+
+    leaves = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+    keys = st.sampled_from(["spec", "containers", "volumes", "endpoints", "name", "image", "resources",
+                            "requests", "limits", "volumeMounts", "secrets", "source", "stageConfig",
+                            "platformMonitor", "metricConfig", "groups", "memory", "nvidia.com/gpu", "size"])
+    values = st.recursive(leaves, lambda children: st.lists(children, max_size=3)
+                          | st.dictionaries(keys, children, max_size=4), max_leaves=12)
+
+    @settings(max_examples=300, derandomize=True, deadline=None)
+    @given(st.dictionaries(keys, values, max_size=4))
+    def check(doc):
+        problems = check_spec(doc)
+        assert isinstance(problems, list) and all(isinstance(p, str) for p in problems)
+
+    check()
+    assert any("expected a list" in p for p in check_spec({"spec": {"containers": [], "volumes": 3}}))

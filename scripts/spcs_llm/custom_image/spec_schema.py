@@ -58,58 +58,87 @@ _MEMORY = re.compile(r"^\d+(\.\d+)?(M|Mi|G|Gi)$")  # "a unit is required: M, Mi,
 
 
 def check_spec(doc: object) -> list[str]:
-    """Every way doc departs from the documented fields and rules; [] when it is clean."""
+    """Every way doc departs from the documented fields and rules; [] when it is clean. A spec may
+    come from a user's file, so every part is type-checked before it is used."""
     problems: list[str] = []
     if not isinstance(doc, dict):
         return ["the specification must be a mapping"]
     _walk(doc, "", problems)
-    spec = doc.get("spec") or {}
-    containers = spec.get("containers") or []
+    spec = _mapping(doc.get("spec"), "spec", problems)
+    containers = _mappings(spec.get("containers"), "spec.containers", problems)
     if not containers:
         problems.append("spec.containers: at least one container is required")
-    volumes = {v.get("name"): v for v in spec.get("volumes") or [] if isinstance(v, dict)}
-    for where, named in [("spec.containers", containers), ("spec.endpoints", spec.get("endpoints") or []),
-                         ("spec.volumes", spec.get("volumes") or [])]:
-        names = [item.get("name") for item in named if isinstance(item, dict)]
+    volume_list = _mappings(spec.get("volumes"), "spec.volumes", problems)
+    volume_names = {repr(v.get("name")) for v in volume_list}  # repr: a hand-written name may be unhashable
+    endpoints = _mappings(spec.get("endpoints"), "spec.endpoints", problems)
+    for where, named in [("spec.containers", containers), ("spec.endpoints", endpoints),
+                         ("spec.volumes", volume_list)]:
+        names = [item.get("name") for item in named]
         for name in names:
             if not isinstance(name, str) or not _NAME.match(name):
                 problems.append(f"{where}: name {name!r} is not lower-case alphanumeric/'-', starting with a letter")
-        if len(names) != len(set(names)):
+        if len(names) != len(set(map(repr, names))):
             problems.append(f"{where}: names must be unique")
     for container in containers:
-        if not isinstance(container, dict):
-            continue
         cname = container.get("name")
+        where = f"container {cname!r}"
         for key in ("name", "image"):
             if not container.get(key):
-                problems.append(f"container {cname!r}: {key} is required")
-        problems += _check_resources(container.get("resources") or {}, f"container {cname!r}")
-        for mount in container.get("volumeMounts") or []:
-            if mount.get("name") not in volumes:
-                problems.append(f"container {cname!r}: volumeMount {mount.get('name')!r} names no volume")
-        for secret in container.get("secrets") or []:
+                problems.append(f"{where}: {key} is required")
+        problems += _check_resources(_mapping(container.get("resources"), f"{where}: resources", problems), where)
+        for mount in _mappings(container.get("volumeMounts"), f"{where}: volumeMounts", problems):
+            if repr(mount.get("name")) not in volume_names:
+                problems.append(f"{where}: volumeMount {mount.get('name')!r} names no volume")
+        for secret in _mappings(container.get("secrets"), f"{where}: secrets", problems):
             if ("envVarName" in secret) == ("directoryPath" in secret):
-                problems.append(f"container {cname!r}: a secret needs exactly one of envVarName and directoryPath")
+                problems.append(f"{where}: a secret needs exactly one of envVarName and directoryPath")
             if "secretKeyRef" in secret and "envVarName" not in secret:
-                problems.append(f"container {cname!r}: secretKeyRef is allowed only with envVarName")
-    for name, volume in volumes.items():
-        source = volume.get("source")
+                problems.append(f"{where}: secretKeyRef is allowed only with envVarName")
+    for volume in volume_list:
+        name, source = volume.get("name"), volume.get("source")
         if source in ("memory", "block") and "size" not in volume:
             problems.append(f"volume {name!r}: size is required for {source} volumes")
         if source == "stage":
-            stage = (volume.get("stageConfig") or {}).get("name")
+            stage = _mapping(volume.get("stageConfig"), f"volume {name!r}: stageConfig", problems).get("name")
             if not isinstance(stage, str) or not stage.startswith("@"):
                 problems.append(f"volume {name!r}: stageConfig.name must be the stage, e.g. \"@db.schema.stage\"")
         if isinstance(source, str) and source.startswith("@"):
             problems.append(f"volume {name!r}: the '@stage' source form is deprecated; use source: stage")
-    groups = ((spec.get("platformMonitor") or {}).get("metricConfig") or {}).get("groups") or []
+    monitor = _mapping(spec.get("platformMonitor"), "spec.platformMonitor", problems)
+    metric_config = _mapping(monitor.get("metricConfig"), "spec.platformMonitor.metricConfig", problems)
+    groups = metric_config.get("groups") or []
+    groups = groups if isinstance(groups, list) else [groups]
     problems += [f"platformMonitor: unknown metric group {g!r}" for g in groups if g not in METRIC_GROUPS]
     return problems
 
 
+def _mapping(value: object, where: str, problems: list[str]) -> dict:
+    """value when it is a mapping; {} (and a problem) when it is something else; {} when absent."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.append(f"{where}: expected a mapping, got {type(value).__name__} {value!r}")
+        return {}
+    return value
+
+
+def _mappings(value: object, where: str, problems: list[str]) -> list[dict]:
+    """The mapping items of a list; a problem for a non-list or a non-mapping item."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        problems.append(f"{where}: expected a list, got {type(value).__name__} {value!r}")
+        return []
+    items = [item for item in value if isinstance(item, dict)]
+    if len(items) != len(value):
+        problems.append(f"{where}: every item must be a mapping")
+    return items
+
+
 def _check_resources(resources: dict, where: str) -> list[str]:
-    problems = []
-    requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+    problems: list[str] = []
+    requests = _mapping(resources.get("requests"), f"{where}: resources.requests", problems)
+    limits = _mapping(resources.get("limits"), f"{where}: resources.limits", problems)
     if requests.get("nvidia.com/gpu") != limits.get("nvidia.com/gpu"):
         problems.append(f"{where}: nvidia.com/gpu must be equal in requests and limits "
                         f"({requests.get('nvidia.com/gpu')} vs {limits.get('nvidia.com/gpu')})")
