@@ -39,7 +39,6 @@ class Batch:
     answers: list | None = None  # per row: its [index, value] pair, None while unfinished
     kept_bytes: int = 0  # size of the kept answers, JSON-encoded (measured when an attempt fails)
     error_rows: int = 0  # kept answers that are error values
-    settled: int = 0  # rows of the running attempt that ended (their pending count is returned)
     started: float = field(default_factory=time.monotonic)
     last_contact: float = field(default_factory=time.monotonic)  # last POST or poll for it
     watchers: int = 0  # POST handlers waiting for it right now

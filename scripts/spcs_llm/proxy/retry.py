@@ -38,28 +38,22 @@ class RetryPolicy:
         return min(MAX_BACKOFF_S, self.backoff * 2 ** (retry - 1)) * rng.uniform(0.5, 1.0)
 
 
-@dataclass(frozen=True, slots=True)
-class RowResult:
-    done: bool
-    value: Any = None  # the row's answer or error value, when done
-    attempts: int = 0
-    failure: CallFailed | None = None  # the last failure, when not done
-
-
 async def run_row(backend: Backend, row: Row, policy: RetryPolicy, rng: random.Random, *,
-                  last_chance: bool) -> RowResult:
-    """`last_chance`: a retry of the batch, or a batch nobody can retry (see the module doc)."""
+                  last_chance: bool) -> tuple[bool, Any, int, CallFailed | None]:
+    """(done, value, attempts, last failure if not done). A plain tuple: this runs once per row.
+    `last_chance`: a retry of the batch, or a batch nobody can retry (see the module doc)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + policy.row_timeout
+    timeout = min(policy.request_timeout, policy.row_timeout)
     attempts = 0
     successes_before = None  # vLLM's success count when this row first failed
     while True:
         attempts += 1
         try:
-            reply = await backend.chat(row.request, timeout=min(policy.request_timeout, deadline - loop.time()))
-            return RowResult(True, reply if row.full else completion_text(reply), attempts)
+            reply = await backend.chat(row.request, timeout=timeout)
+            return True, (reply if row.full else completion_text(reply)), attempts, None
         except RowRejected as rejected:
-            return RowResult(True, error_value("backend_rejected", rejected.message, rejected.status), attempts)
+            return True, error_value("backend_rejected", rejected.message, rejected.status), attempts, None
         except CallFailed as failed:
             failure = failed
         if successes_before is None:
@@ -67,16 +61,17 @@ async def run_row(backend: Backend, row: Row, policy: RetryPolicy, rng: random.R
         wait = policy.delay(attempts, rng) if attempts <= policy.retries else None
         left = deadline - loop.time()
         if left <= 0 or (wait is not None and wait >= left):
-            return RowResult(True, error_value(
+            return True, error_value(
                 "timeout", f"no answer from vLLM within {policy.row_timeout:g} s "
-                           f"({_attempts(attempts)}); last: {failure.reason}"), attempts)
+                           f"({_attempts(attempts)}); last: {failure.reason}"), attempts, None
         if wait is None:
             if last_chance and failure.status != 429 and backend.successes > successes_before:
-                return RowResult(True, error_value(
+                return True, error_value(
                     "backend_error", f"vLLM failed this row on {_attempts(attempts)} while answering "
-                                     f"other rows; last: {failure.reason}"), attempts)
-            return RowResult(False, attempts=attempts, failure=failure)
+                                     f"other rows; last: {failure.reason}"), attempts, None
+            return False, None, attempts, failure
         await asyncio.sleep(wait)
+        timeout = min(policy.request_timeout, deadline - loop.time())
 
 
 def _attempts(n: int) -> str:

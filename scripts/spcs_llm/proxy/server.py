@@ -246,8 +246,7 @@ class ProxyServer:
             log.error(redact(f"batch {batch.batch_id or '-'} failed: {reason}"),
                       exc_info=log.isEnabledFor(logging.DEBUG))
         finally:
-            self.pending_rows -= calls - batch.settled
-            batch.settled = 0
+            self.pending_rows -= calls
             batch.outcome = outcome
             if outcome.status == 200:
                 batch.answers = None  # the body holds them now
@@ -263,23 +262,27 @@ class ProxyServer:
 
     async def _run_rows(self, batch: Batch, rows: list[Row]) -> tuple[Outcome, str]:
         """Every unfinished row at once (the slots bound the calls); each row retries on its own."""
-        tasks = []
+        last_chance = batch.batch_id is None or batch.attempt > 1
+        tasks = {}
         for i, row in enumerate(rows):
             if batch.answers[i] is not None:
                 continue  # answered in an earlier attempt of this batch
             if row.request:
-                tasks.append(asyncio.ensure_future(self._row(batch, i, row)))
+                call = run_row(self.backend, row, self.policy, self.rng, last_chance=last_chance)
+                tasks[asyncio.ensure_future(call)] = i
             else:
                 batch.keep(i, [row.index, row.value], is_error_value(row.value))
         if tasks:
             try:
-                await asyncio.gather(*tasks)
-            except BaseException:  # cancelled (shutdown, abandoned) or a bug: stop the rows too
+                await asyncio.wait(tasks)
+            except BaseException:  # cancelled (shutdown, abandoned): stop the rows, keep what finished
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
+                finished = {t: i for t, i in tasks.items() if not t.cancelled() and t.exception() is None}
+                self._keep_finished(batch, rows, finished)
                 raise
-        failures = [task.result() for task in tasks if task.result() is not None]
+        failures = self._keep_finished(batch, rows, tasks)
         if failures:
             status = 429 if all(f.status == 429 for f in failures) else 503
             message = (f"{len(failures)} of {batch.rows} rows got no answer: vLLM failed on every retry "
@@ -289,19 +292,17 @@ class ProxyServer:
         errors = batch.error_rows
         return Outcome(200, to_json_bytes({"data": batch.answers}), ok=batch.rows - errors, errors=errors), ""
 
-    async def _row(self, batch: Batch, position: int, row: Row):
-        """Run one row; keep its value in the batch. Returns the last failure if it stays unfinished."""
-        try:
-            last_chance = batch.batch_id is None or batch.attempt > 1
-            result = await run_row(self.backend, row, self.policy, self.rng, last_chance=last_chance)
-        finally:
-            self.pending_rows -= 1
-            batch.settled += 1
-        self.stats["row_retries"] += result.attempts - 1
-        if not result.done:
-            return result.failure
-        batch.keep(position, [row.index, result.value], is_error_value(result.value))
-        return None
+    def _keep_finished(self, batch: Batch, rows: list[Row], tasks: dict) -> list:
+        """Keep the rows that got their final value; return the failures of those that did not."""
+        failures = []
+        for task, i in tasks.items():
+            done, value, attempts, failure = task.result()  # a bug in a row raises here: 500
+            self.stats["row_retries"] += attempts - 1
+            if done:
+                batch.keep(i, [rows[i].index, value], is_error_value(value))
+            else:
+                failures.append(failure)
+        return failures
 
     def _count(self, batch: Batch, outcome: Outcome) -> None:
         self.stats["batches"] += 1
