@@ -355,7 +355,7 @@ def alternatives(req: PlanRequest, candidates: list[dict]) -> list[str]:
                        f"{c['node_limit']} nodes")
     weights_overflow = bool(options) and all(o["weights_leave_no_kv_cache"] for _, o in options)
     known = [e["id"] for e in catalog.variants_of(req.model.id)] if req.offer_checkpoints else []
-    tried = {o["model_id"] for _, o in options}
+    tried = {o["model_id"] for c in candidates for o in c["options"]}  # sized, whether valid here or not
     checkpoint_hint = None
     if not req.model.checkpoint_quantization:
         untried = [k for k in known if k not in tried]

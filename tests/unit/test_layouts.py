@@ -219,9 +219,9 @@ def test_what_would_fit_never_loops(capsys, workdir, model):
 
 
 def test_when_the_weights_alone_overflow_checkpoints_and_memory_lead(capsys, workdir):
-    # Qwen3-235B in China (A10G families only): no KV-cache option can help, so none is offered
-    code, data = run(capsys, "plan", "--model", "Qwen/Qwen3-235B-A22B", "--region", "cn-northwest-1",
-                     "--max-model-len", "8192", "--no-write")
+    # a 70B model with no catalog checkpoint in China (A10G families only): no KV-cache option can help
+    code, data = run(capsys, "plan", "--model", "deepseek-ai/DeepSeek-R1-Distill-Llama-70B", "--region",
+                     "cn-northwest-1", "--max-model-len", "8192", "--no-write")
     assert code == 1
     assert all(o["weights_leave_no_kv_cache"] for c in data["candidates"] for o in c["options"] if o["valid"])
     hints = data["what_would_fit"]
