@@ -432,7 +432,7 @@ def _largest_len(model: ModelSpec, groups: list[str], blocks: int, batched: int,
 
 def _suggestions(model: ModelSpec, gpu: Gpu, tp: int, max_len: int, max_fit: int, quantization, kv_dtype) -> list[str]:
     out = []
-    if max_fit >= 1024:
+    if 1024 <= max_fit < max_len:  # never a length at or above the one asked (another blocker is in the way)
         out.append(f"lower --max-model-len to {max_fit} (or less)")
     if kv_dtype != "fp8":
         out.append("halve the KV cache with --kv-cache-dtype fp8")
