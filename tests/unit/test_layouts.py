@@ -298,3 +298,15 @@ def test_china_custom_image_downloads_the_checkpoint_from_modelscope_by_its_own_
     assert d.model_id == plan["model"]["id"] == plan["model"]["modelscope_id"] == d.modelscope_model_id
     assert d.model_id.startswith("Qwen/Qwen2.5-14B-Instruct-") and d.quantization is None
     assert "modelscope" in d.weight_sources
+
+
+def test_size_never_suggests_a_length_at_or_above_the_asked_one():
+    # online FP8 must load the bf16 weights first: that, not the context, blocks a 70B on one A100-80GB
+    from spcs_llm.sizing import SizingRequest, size
+
+    s = size(SizingRequest(model=spec_for_catalog_id("meta-llama/Llama-3.1-70B-Instruct"),
+                           gpu=catalog.gpu("A100-80GB"), max_model_len=8192, quantization="fp8"))
+    assert not s.fits and any("online fp8" in b for b in s.blockers)
+    for hint in s.suggestions:
+        if hint.startswith("lower --max-model-len to"):
+            assert int(hint.split()[3]) < 8192
