@@ -13,13 +13,17 @@ _registered: set[str] = set()
 MASK = "****"
 _PEM_ARMOR = re.compile(r"^-----(BEGIN|END) [A-Z ]+-----$")
 _PATTERNS = [
-    re.compile(r'(Snowflake\s+Token=")[^"]+(")', re.IGNORECASE),
+    # the header as written, and as it appears inside a JSON string (quotes escaped as \")
+    re.compile(r'(Snowflake\s+Token=\\?")[^"\\]+(\\?")', re.IGNORECASE),
     re.compile(r"(Authorization:\s*Bearer\s+)\S+", re.IGNORECASE),
     re.compile(r"\bhf_[A-Za-z0-9]{20,}\b"),
     re.compile(r"(-----BEGIN [A-Z ]*PRIVATE KEY-----)[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----)"),
     # key=value / key: value for secret-looking keys; the key must not be the tail of a longer word,
-    # so spec keys such as snowflakeSecret: keep their (non-secret) object names visible
-    re.compile(r"((?<![A-Za-z])(?:password|passcode|token|secret)\s*[=:]\s*['\"]?)[^\s'\",;]+", re.IGNORECASE),
+    # so spec keys such as snowflakeSecret: keep their (non-secret) object names visible; the value is
+    # on the same line (prose such as "never the token:" must not mask the next line, e.g. a code fence)
+    # (a quote may be JSON-escaped: \" or \' must stay whole, or the JSON breaks and the value leaks)
+    re.compile(r"((?<![A-Za-z])(?:password|passcode|token|secret)[ \t]*[=:][ \t]*(?:\\?['\"])?)[^\s'\"\\,;]+",
+               re.IGNORECASE),
 ]
 
 

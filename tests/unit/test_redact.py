@@ -33,3 +33,21 @@ def test_a_registered_key_does_not_unmask_another_keys_body():
     register_secret("-----BEGIN PRIVATE KEY-----\nFIRSTKEYBODY123\n-----END PRIVATE KEY-----")
     out = redact("-----BEGIN PRIVATE KEY-----\nOTHERBODY456\n-----END PRIVATE KEY-----")
     assert "OTHERBODY456" not in out and "BEGIN PRIVATE KEY" in out
+
+
+def test_prose_before_a_line_break_is_not_a_secret():
+    """A checkpoint read "never the token:" then a ```bash fence on the next line, and the fence was
+    masked (the key: value pattern crossed the line break): the user saw **** instead of a code block."""
+    text = "I only need that path, never the token:\n\n```bash\nsnow sql -q \"...\"\n```"
+    assert redact(text) == text
+    assert MASK in redact("token: abc123") and "abc123" not in redact("password = 'hunter22'")
+
+
+def test_json_output_stays_valid_and_masked():
+    """--json output escapes quotes: `Token=\\"<pat>\\"` used to lose its backslash and keep the PAT."""
+    import json
+
+    payload = json.dumps({"header": 'Authorization: Snowflake Token="abc123secret"', "cfg": "password='hunter22'"})
+    out = redact(payload)
+    assert "abc123secret" not in out and "hunter22" not in out
+    assert json.loads(out) == {"header": f'Authorization: Snowflake Token="{MASK}"', "cfg": f"password='{MASK}'"}

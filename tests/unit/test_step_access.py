@@ -217,3 +217,31 @@ def test_person_network_summary_warns_about_their_own_sign_ins(ready, capsys):
 def test_check_before_the_caller_exists(ready, capsys):
     code, data, _ = run_step(capsys, "access", "check", "--dry-run")  # LLM_SVC_APP is not created yet
     assert code == 1 and data["missing"][0] == "caller user"
+
+
+def test_token_line_uses_the_plans_connection(ready, capsys):
+    """Walk rest1: without --connection the `snow sql` line had no -c although the plan recorded the
+    connection it deployed with, so the token would be created on the user's default connection."""
+    _, plan = ready
+    loaded = _plan(plan)
+    plan_file.update(loaded, "test", {"snowflake.connection": "prod"})
+    plan_file.save(loaded, plan)
+    code, data, _ = run_step(capsys, "access", "token", "--dry-run")
+    assert code == 0 and data["shell_line"].startswith("snow sql -c prod --format json")
+    assert data["connection"] == "prod"
+
+
+def test_rendered_checkpoints_are_not_masked(monkeypatch, tmp_path, ready, capsys):
+    """Walk rest1: redaction's key: value pattern masked checkpoint prose ("no password: it" and the
+    code fence after "never the token:"); with no secret anywhere, no checkpoint may show ****."""
+    from spcs_llm.prompts import render_prompt
+    from spcs_llm.redact import MASK, redact
+
+    for argv, prompt in ((("caller",), "rest_access_summary"),
+                         (("network", "--cidr", "203.0.113.7"), "rest_access_summary"),
+                         (("grant",), "rest_access_summary"), (("token",), "rest_token_instructions")):
+        _, data, _ = run_step(capsys, "access", *argv, "--dry-run")
+        text = redact(render_prompt(prompt, **data))
+        assert MASK not in text, (argv, text)
+    assert "```bash\nsnow sql" in redact(render_prompt("rest_token_instructions", **data))
+    assert "owns LLM_SVC_APP" in render_prompt("rest_token_instructions", **data)

@@ -321,8 +321,11 @@ def _token(args, plan: dict | None, who: dict) -> StepResult:
         pat_file = args.pat_file or plan_file.get(plan or {}, "rest.pat_file") or tokens.default_pat_file(service_short)
         statement = sql.add_pat(user=who["user"], token_name=name, role=who["role"], days=days,
                                 comment=f"spcs-llm: REST calls to {who['service']}")
-        line = tokens.snow_sql_line(statement, connection=args.connection, pat_file=pat_file)
+        # the plan's connection, so the token is created on the account the plan deployed to
+        connection = args.connection or plan_file.get(plan or {}, "snowflake.connection")
+        line = tokens.snow_sql_line(statement, connection=connection, pat_file=pat_file)
         data.update(token_name=name, days=days, pat_file=pat_file, statements=[statement], shell_line=line,
+                    connection=connection,
                     env_line=f'export {pat_env}="$(cat {pat_file})"')
         record = {"rest.token_method": "pat", "rest.token_name": name, "rest.token_days": days,
                   "rest.pat_file": pat_file, "rest.pat_env": pat_env, "rest.caller_user": who["user"],
@@ -331,6 +334,9 @@ def _token(args, plan: dict | None, who: dict) -> StepResult:
                 f"  {line}\nor in Snowsight: {statement};\n  then `spcs-llm access save-token --pat-file {pat_file}` "
                 f"and paste the token there.\nAn application reads the file, or the variable set from it:\n"
                 f"  {data['env_line']}")
+        if who["kind"] == "service":
+            text += (f"\nThe statement needs a role that owns {who['user']} (the one that created it, usually "
+                     "USERADMIN): otherwise the administrator who created the user runs it.")
     if args.dry_run or plan is None:
         text += "\n\ndry run: the plan is unchanged" if args.dry_run else "\n\n(no plan file: nothing recorded)"
     else:
