@@ -202,3 +202,17 @@ def test_num_workers_one_is_left_to_the_gpu_default():
     spec = build_spec(plan, "deployment.yaml", Choices())
     assert spec.create_service_kwargs()["num_workers"] == 2
     assert any("num_workers" in w for w in spec.warnings)
+
+
+def test_utilization_fallback_is_the_sized_releases_default():
+    """A plan without gpu_memory_utilization gets the default of the vLLM release it was sized for
+    (0.92 from 0.20, vllm/config/cache.py), not a fixed 0.9."""
+    plan = make_plan()
+    for section in ("selection", "request"):
+        plan.get(section, {}).pop("gpu_memory_utilization", None)
+    plan.setdefault("request", {})["vllm_version"] = "0.20.2"
+    spec = build_spec(plan, "deployment.yaml", Choices())
+    assert "--gpu-memory-utilization=0.92" in spec.engine_args
+    assert spec.sources["gpu_memory_utilization"] == "vLLM 0.20.2 default"
+    plan["request"]["vllm_version"] = "0.10.1"
+    assert "--gpu-memory-utilization=0.9" in build_spec(plan, "deployment.yaml", Choices()).engine_args

@@ -27,7 +27,6 @@ DEFAULT_VERSION = "V1"
 # The only task the pack deploys: vLLM serves it (model_version_impl.VLLM_SUPPORTED_TASKS).
 TASK = "text-generation"
 # vLLM's own default for --gpu-memory-utilization, used when the plan has no value.
-VLLM_DEFAULT_GPU_MEMORY_UTILIZATION = 0.9
 FORBIDDEN_ROLE = "ACCOUNTADMIN"
 
 _PRE_LOGGED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.$-]{0,254}$")
@@ -229,9 +228,12 @@ def build_spec(plan: dict, plan_path: str, choices: Choices) -> DeploySpec:
                     required=True)
     util = _pick(plan, sources, "gpu_memory_utilization",
                  ("selection.gpu_memory_utilization", "request.gpu_memory_utilization"), required=False)
-    if util is None:
-        util = VLLM_DEFAULT_GPU_MEMORY_UTILIZATION
-        sources["gpu_memory_utilization"] = "vLLM default"
+    if util is None:  # the default of the release the plan was sized for (0.9, or 0.92 from 0.20)
+        from .. import vllm_versions
+
+        version = plan_file.get(plan, "request.vllm_version") or vllm_versions.default_for_path("registry")[0]
+        util = vllm_versions.default_gpu_memory_utilization(vllm_versions.accounting(version))
+        sources["gpu_memory_utilization"] = f"vLLM {version} default"
     min_inst = _pick(plan, sources, "min_instances", ("workers.min_instances",), required=False)
     max_inst = _pick(plan, sources, "max_instances", ("workers.max_instances",), required=False)
     if min_inst is None:
