@@ -31,7 +31,7 @@ from snowflake_testkit import RECORDED, forbid_login
 from spcs_llm import catalog, cli, plan_file, redact
 
 SERVES = {"proxy", "gateway"}  # bind a port and serve until stopped: parsed only
-EXAMPLES = 50
+EXAMPLES = 30
 
 HOSTILE = ["", " ", "nan", "inf", "-inf", "-1", "0", "1e309", "99999999999999999999", "0.0001", "-",
            "a;b", "x'; DROP TABLE t; --", 'q"q', "../up", "nested/dir/x", "/nonexistent/dir/x",
