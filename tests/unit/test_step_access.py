@@ -245,3 +245,61 @@ def test_rendered_checkpoints_are_not_masked(monkeypatch, tmp_path, ready, capsy
         assert MASK not in text, (argv, text)
     assert "```bash\nsnow sql" in redact(render_prompt("rest_token_instructions", **data))
     assert "owns LLM_SVC_APP" in render_prompt("rest_token_instructions", **data)
+
+
+def test_check_says_plainly_that_the_caller_is_not_created_yet(ready, capsys):
+    """Walk rest1: before `access caller`, check printed Snowflake's raw "does not exist" error as
+    "could not read", blamed a missing privilege for the role and listed only "caller user"."""
+    from spcs_llm import cli
+
+    code = cli.main(["access", "check"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "user LLM_SVC_APP does not exist yet" in out and "role LLM_SVC_CALLER does not exist yet" in out
+    assert "could not" not in out and "privilege" not in out
+    assert "missing: caller user, caller role, network policy, service role, active PAT" in out
+
+
+def test_check_records_a_caller_an_administrator_created(monkeypatch, tmp_path, ready, capsys):
+    """Walk rest1: the admin ran the printed caller/network statements in Snowsight, so no --yes
+    recorded them; the next check reads them back and the plan records the caller, policy and grant."""
+    replay_dir, plan = ready
+
+    def answer(statement, rows):
+        (replay_dir / replay.file_name(statement)).write_text(json.dumps({"statement": statement, "rows": rows}))
+
+    answer("SHOW PARAMETERS LIKE 'NETWORK_POLICY' IN USER LLM_SVC_APP",
+           [{"key": "NETWORK_POLICY", "value": "LLM_SVC_APP_REST_POLICY", "default": "", "level": "USER",
+             "description": "Network policy assigned for the given target."}])
+    answer("SHOW USER PROGRAMMATIC ACCESS TOKENS FOR USER LLM_SVC_APP", [])
+    answer("SHOW GRANTS TO ROLE LLM_SVC_CALLER", [])
+    code, data, _ = run_step(capsys, "access", "check")
+    assert code == 1 and data["missing"] == ["service role", "active PAT"]
+    rest = _plan(plan)["rest"]
+    assert (rest["caller_user"], rest["caller_role"], rest["network_policy"]) == \
+        ("LLM_SVC_APP", "LLM_SVC_CALLER", "LLM_SVC_APP_REST_POLICY")
+    assert "grant_done" not in rest
+
+
+def test_insufficient_privileges_names_who_runs_the_statements(ready, capsys):
+    """Walk rest1: the deploy role may not create users; the step printed only Snowflake's error."""
+    replay_dir, _ = ready
+    statement = f"CREATE ROLE IF NOT EXISTS LLM_SVC_CALLER COMMENT = 'spcs-llm: REST callers of {SVC}'"
+    (replay_dir / replay.file_name(statement)).write_text(json.dumps({"statement": statement, "error": {
+        "errno": 3001, "sqlstate": "42501",
+        "message": "SQL access control error:\nInsufficient privileges to operate on account 'MYORG'"}}))
+    code, data, _ = run_step(capsys, "access", "caller", "--yes")
+    assert code == 3
+    assert "USERADMIN" in data["hint"] and "access caller --dry-run" in data["hint"]
+    assert "nothing ran" in data["hint"] and "access check" in data["hint"]
+
+
+def test_network_dry_run_does_not_claim_what_it_did_not_read(ready, capsys, monkeypatch):
+    """Walk rest1: a dry run (no connection, nothing read) stated "No network policy applies yet"."""
+    from spcs_llm.prompts import render_prompt
+
+    monkeypatch.delenv(replay.ENV_REPLAY_DIR)
+    _, data, _ = run_step(capsys, "access", "network", "--cidr", "203.0.113.7", "--dry-run")
+    text = render_prompt("rest_access_summary", **data)
+    assert data["policy_read"] is False
+    assert "No network policy applies" not in text and "access check" in text

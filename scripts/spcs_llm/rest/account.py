@@ -49,23 +49,31 @@ def _parameter_value(rows: list[dict]) -> str | None:
 
 
 def service_role_granted(runner: SqlRunner, service_fqn: str, role: str,
-                         service_role: str = sql.ALL_ENDPOINTS_USAGE) -> bool | None:
+                         service_role: str = sql.ALL_ENDPOINTS_USAGE, errors: list[str] | None = None) -> bool | None:
     """Whether ROLE holds SERVICE!ALL_ENDPOINTS_USAGE, directly or through a role it inherits.
     None: Snowflake would not list the grants (no privilege on the service, or it does not exist)
-    or the role tree was unreadable, so this cannot tell."""
+    or the role tree was unreadable, so this cannot tell; Snowflake's reason goes into `errors`."""
+    errors = [] if errors is None else errors
     try:
         rows = runner.query(sql.show_grants_of_service_role(service_fqn, service_role), doc="show-grants-of-role")
-    except SqlError:
+    except SqlError as err:
+        errors.append(err.message)
         return None
     if not runner.reads:
         return None
     grantees = {_norm(r.get("grantee_name")) for r in rows if _norm(r.get("granted_to")) == "ROLE"}
     if _norm(role) in grantees:
         return True
-    return _inherits_any(runner, role, grantees)
+    return _inherits_any(runner, role, grantees, errors)
 
 
-def _inherits_any(runner: SqlRunner, role: str, targets: set[str]) -> bool | None:
+def missing_object(message: str, kind: str, name: str) -> bool:
+    """Snowflake's "<Kind> '<NAME>' does not exist or not authorized" for this object."""
+    text = message.lower()
+    return "does not exist" in text and f"{kind.lower()} '{name.lower()}'" in text
+
+
+def _inherits_any(runner: SqlRunner, role: str, targets: set[str], errors: list[str]) -> bool | None:
     """Breadth first through SHOW GRANTS TO ROLE (rows granted_on ROLE are inherited roles)."""
     if not targets:
         return False
@@ -79,7 +87,8 @@ def _inherits_any(runner: SqlRunner, role: str, targets: set[str]) -> bool | Non
         seen.add(_norm(current))
         try:
             rows = runner.query(statements.show_grants_to_role(current), doc="show-grants-to-role")
-        except SqlError:
+        except SqlError as err:
+            errors.append(err.message)
             return None
         for row in rows:
             if _norm(row.get("granted_on")) == "ROLE" and row.get("name"):

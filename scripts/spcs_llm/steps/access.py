@@ -131,10 +131,24 @@ def _principal(name: str, what: str) -> str:
 
 
 def _record_named_caller(args, plan: dict | None, who: dict, result: StepResult) -> None:
-    """The caller the user named (--user/--kind/--role) is a decision: later actions default to it."""
+    """The caller the user named (--user/--kind/--role) is a decision: later actions default to it.
+    What the account shows in place is recorded too (a caller, policy or grant an administrator
+    created from the printed statements, which no --yes of this step recorded)."""
+    found = result.data
     given = {"rest.caller_user": args.user and who["user"], "rest.caller_kind": args.kind and who["kind"],
              "rest.caller_role": args.role and who["role"]}
-    given = {key: value for key, value in given.items() if value}
+    seen_user = found.get("user_exists") and not any(u["level"] == "user"
+                                                     for u in found.get("network_policy", {}).get("unreadable", []))
+    seen_role = found.get("role_exists") and found.get("service_role_granted") is not None
+    if seen_user and seen_role:  # both read back from the account (a dry run records nothing, see below)
+        given.update({"rest.caller_user": who["user"], "rest.caller_kind": who["kind"],
+                      "rest.caller_role": who["role"]})
+    if found.get("network_policy", {}).get("user_policy"):
+        given["rest.network_policy"] = found["network_policy"]["user_policy"]
+    if found.get("service_role_granted") is True:
+        given.update({"rest.grant_done": True, "rest.service_fqn": who["service"]})
+    given = {key: value for key, value in given.items()
+             if value and (plan is None or plan_file.get(plan, key) != value)}
     result.data["plan_updated"] = []
     if plan is None or args.dry_run or not given:
         return
@@ -152,34 +166,51 @@ def _comment(who: dict) -> str:
 
 def _check(runner: SqlRunner, who: dict) -> StepResult:
     policy = account.network_policy_for_user(runner, who["user"])
-    granted = account.service_role_granted(runner, who["service"], who["role"])
+    role_errors: list[str] = []
+    granted = account.service_role_granted(runner, who["service"], who["role"], errors=role_errors)
     try:
         pats = account.pat_status(runner, who["user"])
         pats_error = None
     except SqlError as err:
         pats, pats_error = None, err.message
+    # A caller not created yet (`access caller`) has no policy of its own, no grant and no PAT: say
+    # so, rather than "could not read" or "no privilege" (walk rest1).
+    user_exists = not any(u["level"] == "user" and account.missing_object(u["error"], "user", who["user"])
+                          for u in policy["unreadable"])
+    role_exists = not any(account.missing_object(e, "role", who["role"]) for e in role_errors)
+    if not user_exists:
+        policy = {**policy, "unreadable": [u for u in policy["unreadable"] if u["level"] != "user"]}
+        if not policy["unreadable"]:
+            policy["effective"] = policy["account_policy"]
+        pats, pats_error = [], None
+    if not role_exists:
+        granted = False
     active = [p for p in pats or [] if str(p.get("status") or "").upper() == "ACTIVE"
               and (not p.get("role_restriction") or str(p["role_restriction"]).upper() == who["role"])]
-    missing = []
-    if any(u["level"] == "user" and "does not exist" in u["error"].lower() for u in policy["unreadable"]):
-        missing.append("caller user")  # not created yet: `access caller`
+    missing = [name for name, gone in (("caller user", not user_exists), ("caller role", not role_exists)) if gone]
     if not policy["effective"] and not policy["unreadable"]:
         missing.append("network policy")
     if granted is False:
         missing.append("service role")
     if pats is not None and not active:
         missing.append("active PAT")
-    data = {"action": "check", "mode": runner.mode, **who, "network_policy": policy, "service_role_granted": granted,
-            "pats": pats, "pats_error": pats_error, "active_pats": [p["name"] for p in active], "missing": missing,
-            "statements": runner.statements}
-    lines = [f"caller {who['user']} ({who['kind']}), role {who['role']}, service {who['service']}",
-             "network policy: " + (f"{policy['effective']} ({'user' if policy['user_policy'] else 'account'} level)"
-                                   if policy["effective"] else
-                                   "could not read: " + "; ".join(u["error"] for u in policy["unreadable"])
-                                   if policy["unreadable"] else "none: a PAT is refused (404 on the ingress)"),
-             "service role: " + {True: f"{who['role']} holds {who['service']}!ALL_ENDPOINTS_USAGE",
-                                 False: f"{who['role']} lacks {who['service']}!ALL_ENDPOINTS_USAGE (ingress 404)",
-                                 None: "could not tell (no privilege to list its grants)"}[granted]]
+    data = {"action": "check", "mode": runner.mode, **who, "user_exists": user_exists, "role_exists": role_exists,
+            "network_policy": policy, "service_role_granted": granted, "pats": pats, "pats_error": pats_error,
+            "active_pats": [p["name"] for p in active], "missing": missing, "statements": runner.statements}
+    not_yet = " does not exist yet (spcs-llm access caller creates it)"
+    lines = [f"caller {who['user']} ({who['kind']}), role {who['role']}, service {who['service']}"]
+    if not user_exists:
+        lines.append(f"user {who['user']}{not_yet}")
+    if not role_exists:
+        lines.append(f"role {who['role']}{not_yet}")
+    lines += ["network policy: " + (f"{policy['effective']} ({'user' if policy['user_policy'] else 'account'} level)"
+                                    if policy["effective"] else
+                                    "could not read: " + "; ".join(u["error"] for u in policy["unreadable"])
+                                    if policy["unreadable"] else "none: a PAT is refused (404 on the ingress)"),
+              "service role: " + {True: f"{who['role']} holds {who['service']}!ALL_ENDPOINTS_USAGE",
+                                  False: f"{who['role']} lacks {who['service']}!ALL_ENDPOINTS_USAGE (ingress 404)",
+                                  None: "could not tell (" + ("; ".join(role_errors) or "no rows could be read")
+                                  + ")"}[granted]]
     if pats is None:
         lines.append(f"PATs: could not list ({pats_error})")
     else:
@@ -198,8 +229,13 @@ def _change(args, plan, runner: SqlRunner, who: dict, action: str, statements: l
             "plan_updated": [], **(extra or {})}
     if not runner.dry_run and not runner.yes:
         runner.execute(statements[0])  # refuses (exit 2) and logs the refusal, with the statement
-    for statement in statements:
-        runner.execute(statement)
+    for done, statement in enumerate(statements):
+        try:
+            runner.execute(statement)
+        except SqlError as err:
+            if err.insufficient_privileges and not err.hint:
+                err.hint = _admin_hint(action, done)
+            raise
     text = "\n".join(s + ";" for s in statements)
     if runner.dry_run:
         text += f"\n\ndry run: nothing ran{note}"
@@ -212,6 +248,19 @@ def _change(args, plan, runner: SqlRunner, who: dict, action: str, statements: l
         text += f"\n\ndone{note}" + (f"\nrecorded in the plan: {', '.join(sorted(record))}" if data["plan_updated"]
                                      else "")
     return StepResult(data=data, text=text, prompt="rest_access_summary")
+
+
+# Who may run each action's statements (a deploy role usually may not create users or policies).
+ADMIN_ROLES = {"caller": "USERADMIN (creates users and roles)",
+               "network": "SECURITYADMIN (CREATE NETWORK POLICY), able to create the rule in its schema",
+               "grant": "the service's owner role (or one with MANAGE GRANTS)"}
+
+
+def _admin_hint(action: str, done: int) -> str:
+    ran = f"the first {done} statement(s) ran; " if done else "nothing ran; "
+    return (f"{ran}this connection's role may not run them. An administrator with {ADMIN_ROLES[action]} runs the "
+            f"statements that `spcs-llm access {action} --dry-run` prints (Snowsight or `snow sql`); then "
+            "`spcs-llm access check` reads the result back and records it in the plan")
 
 
 def _grant(args, plan, runner: SqlRunner, who: dict) -> StepResult:
@@ -231,7 +280,7 @@ def _network(args, plan, runner: SqlRunner, who: dict) -> StepResult:
     policy = account.network_policy_for_user(runner, who["user"])
     existing = policy["effective"]
     base = {"action": "network", "mode": runner.mode, **who, "network_policy": policy, "executed": False,
-            "plan_updated": [], "statements": []}
+            "plan_updated": [], "statements": [], "policy_read": runner.reads}
     if existing and not args.add_to_policy:
         level = "user" if policy["user_policy"] else "account"
         base["statements"] = []
@@ -250,7 +299,8 @@ def _network(args, plan, runner: SqlRunner, who: dict) -> StepResult:
     record = {"rest.network_rule": rule, "rest.network_policy": existing or new_policy, "rest.client_cidrs": cidrs,
               "rest.caller_user": who["user"]}
     return _change(args, plan, runner, who, "network", statements, record,
-                   {"network_policy": policy, "cidrs": cidrs, "rule": rule, "policy": existing or new_policy})
+                   {"network_policy": policy, "cidrs": cidrs, "rule": rule, "policy": existing or new_policy,
+                    "policy_read": runner.reads})
 
 
 def _suffix(user: str, suffix: str) -> str:
