@@ -243,6 +243,7 @@ def test_bench_reports_latency_ttft_throughput_and_the_roofline(offline, monkeyp
     plan = plan_file.load(path)
     plan["candidates"][0].update(est_decode_tokens_per_s=2400.0, est_decode_tokens_per_s_single_stream=95.0,
                                  roofline_batch_per_replica=4)
+    plan["selection"]["instances"] = 4
     plan_file.save(plan, path)
     monkeypatch.setenv("SNOWFLAKE_PAT", CANARY)
     chart = offline / "bench.png"
@@ -255,8 +256,39 @@ def test_bench_reports_latency_ttft_throughput_and_the_roofline(offline, monkeyp
     roof = data["roofline"]
     assert roof["estimate"]["instance_family"] == "GPU_NV_M" and roof["estimate"]["single_stream_tokens_per_s"] == 95.0
     assert roof["per_request_vs_single_stream"] > 0 and roof["total_vs_node"] > 0
+    assert roof["total_estimate"]["tokens_per_s"] == 285.0  # 3 requests on 4 instances, 95 tok/s each
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     no_canary(offline, json.dumps(data), err)
+
+
+@pytest.mark.parametrize("concurrency,estimate", [("1", 37.1), ("4", 148.4), ("8", None)])
+def test_bench_compares_the_total_at_its_own_concurrency(offline, monkeypatch, capsys, simulator, concurrency,
+                                                         estimate):
+    """Walk rest1: the plan (made for concurrency 1) stores one busy instance's rate as its total; a
+    concurrency-4 bench on 4 instances was printed as "985% of one node's estimate"."""
+    sim = simulator(token_delay=0.001, reply_tokens=4)
+    path = registry_plan(offline, sim.url, request__concurrency=1)
+    plan = plan_file.load(path)
+    plan["candidates"][0].update(est_decode_tokens_per_s=37.1, est_decode_tokens_per_s_single_stream=37.1,
+                                 roofline_batch_per_replica=1)
+    plan["selection"]["instances"] = 4
+    plan_file.save(plan, path)
+    monkeypatch.setenv("SNOWFLAKE_PAT", CANARY)
+    code, out, _ = run_text(capsys, "endpoint", "bench", "--requests", "8", "--concurrency", concurrency,
+                            "--max-tokens", "4")
+    assert code == 0 and "one node" not in out
+    if estimate:
+        assert f"of {estimate:g} tok/s" in out
+    else:
+        assert "no estimate for concurrency 8 (the plan estimated concurrency 1 on 4 instance(s))" in out
+
+
+def test_bench_without_a_plan_says_so(offline, monkeypatch, capsys, simulator):
+    sim = simulator()
+    monkeypatch.setenv("SNOWFLAKE_PAT", CANARY)
+    code, out, _ = run_text(capsys, "endpoint", "bench", "--endpoint", sim.url, "--model", "QWEN2_5_7B_INSTRUCT",
+                            "--requests", "2", "--concurrency", "1")
+    assert code == 0 and "no plan (deployment.yaml) here" in out
 
 
 def test_bench_counts_errors(offline, monkeypatch, capsys, simulator):

@@ -422,7 +422,7 @@ def _bench(args, plan: dict | None) -> StepResult:
     stats = bench.summarize(results, wall, args.concurrency)
     comparison = bench.compare(stats, estimate)
     data = {"action": "bench", "mode": "live", "endpoint": target.base_url, "route": route, "model": target.model,
-            "max_tokens": max_tokens, **stats, "roofline": comparison, "chart": None,
+            "max_tokens": max_tokens, **stats, "roofline": comparison, "chart": None, "plan_found": plan is not None,
             "results": [{k: v for k, v in _compact(r).items() if k != "text"} for r in results]}
     if args.chart and stats["succeeded"]:
         data["chart"] = bench.chart(results, stats, comparison, args.chart)
@@ -453,15 +453,19 @@ def _bench_text(data: dict) -> str:
     roof = data["roofline"]
     if roof:
         est = roof["estimate"]
+        total = roof.get("total_estimate") or {}
         lines.append(f"roofline ({est['instance_family']}, TP={est['tensor_parallel_size']}, "
-                     f"{est['replicas_per_node']} replica(s)/node): one stream {_f(est['single_stream_tokens_per_s'])} "
-                     f"tok/s, one node {_f(est['node_tokens_per_s'])} tok/s at batch {est['batch_per_replica']}"
-                     "/replica")
+                     f"{est.get('instances') or '?'} instance(s)): one stream {_f(est['single_stream_tokens_per_s'])} "
+                     "tok/s")
         if "per_request_vs_single_stream" in roof:
             lines.append(f"  measured per-request decode = {roof['per_request_vs_single_stream']:.0%} of one stream")
         if "total_vs_node" in roof:
-            lines.append(f"  measured total = {roof['total_vs_node']:.0%} of one node's estimate (includes ingress, "
-                         "network and prefill)")
+            lines.append(f"  measured total = {roof['total_vs_node']:.0%} of {_f(total['tokens_per_s'])} tok/s "
+                         f"({total['basis']}; measured includes ingress, network and prefill)")
+        elif total:
+            lines.append(f"  total: {total['basis']}")
+    elif data.get("plan_found") is False:
+        lines.append("no plan (deployment.yaml) here: no roofline estimate to compare with")
     else:
         lines.append("no roofline estimate in the plan for the selected instance family")
     if data["chart"]:
