@@ -206,10 +206,12 @@ def test_registry_script_records_a_named_connection_and_refuses_another(two_conn
 
 
 def test_registry_script_without_a_recorded_connection_uses_the_resolved_default(two_connections, tmp_path, capsys):
-    _plan(tmp_path, None)
+    path = _plan(tmp_path, None)
     code, out, _ = _run(capsys, "deploy-registry", "--json")
     script = open(json.loads(out)["script_path"]).read()
     assert "CONNECTION_NAME = 'other'" in script or 'CONNECTION_NAME = "other"' in script
+    # rendering logs in nowhere: the default is recorded by the first live step, not here
+    assert plan_file.get(plan_file.load(path), "snowflake.connection") is None
 
 
 def _account_steps() -> list[str]:

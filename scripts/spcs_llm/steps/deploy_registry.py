@@ -69,7 +69,8 @@ def run(args) -> StepResult:
     plan = plan_file.load(plan_path)
     # The script logs in later, on its own: bake in the connection the pack's rule picks now
     # (flag > plan > default chain), so it cannot land on another account.
-    target = describe_target(connection_choice(args, plan))
+    choice = connection_choice(args, plan)
+    target = describe_target(choice)
     connection = None if target["problem"] else target["connection"]
     choices = Choices(
         hf_secret=args.hf_secret, snapshot_dir=args.snapshot_dir, pre_logged=args.pre_logged,
@@ -111,8 +112,8 @@ def run(args) -> StepResult:
 
     # Each route records its own answers; the others' stay, so switching back needs no re-asking.
     changes = {"engine_path": "registry", "registry.source": spec.source}
-    if spec.connection:
-        changes["snowflake.connection"] = spec.connection
+    if choice.name:  # named by --connection (or already recorded); a default is recorded once it logs in
+        changes["snowflake.connection"] = choice.name
     if spec.source == "pre-logged":
         changes.update({"registry.pre_logged_model": spec.model_name, "registry.pre_logged_version": spec.version_name})
     else:
