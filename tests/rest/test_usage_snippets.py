@@ -70,6 +70,19 @@ def test_registry_openai_snippet_calls_the_v1_route_with_the_snowflake_header(of
     assert sim.seen[-1]["authorization"] == f'Snowflake Token="{CANARY}"'
 
 
+def test_openai_snippet_streams_and_takes_the_env_var_before_the_file(offline, capsys, simulator, monkeypatch):
+    """Walk rest1: for an application on a server (token in the service's environment) the snippet
+    read only the token file, and did not stream although the ingress cuts a silent connection at 90 s."""
+    sim = simulator(model=MODEL_NAME.upper())
+    _plan(offline, **{"rest.pat_file": str(offline / "missing.pat")})  # the env var must win
+    snippet = _usage(capsys, "--endpoint", f"127.0.0.1:{sim.port}")["snippets"]["openai"]
+    assert "stream=True" in snippet and CANARY not in snippet
+    monkeypatch.setenv("SNOWFLAKE_PAT", CANARY)
+    assert _run_python(_local(snippet, sim)).strip().startswith("tok0")
+    assert sim.seen[-1]["body"]["stream"] is True
+    assert sim.seen[-1]["authorization"] == f'Snowflake Token="{CANARY}"'
+
+
 def test_custom_image_snippets_read_the_token_file(offline, capsys, simulator, monkeypatch):
     sim = simulator(model="Qwen/Qwen2.5-7B-Instruct")
     token = offline / "svc.pat"
