@@ -202,3 +202,19 @@ def test_pre_logged_render_then_usage(workdir, capsys):
     usage = json.loads(capsys.readouterr().out)
     assert usage["signature"]["form"] == "columns"
     assert "get_model('\"TINYLLAMA-1.1B-CHAT-V1.0-20260902\"').default" in usage["snippets"]["python"]
+
+
+def test_a_service_named_here_reaches_status(monkeypatch, tmp_path, capsys):
+    """Walk rest1: `deploy-registry --name LLM_SVC` recorded only registry.service_fqn, so the
+    `spcs-llm status --wait` the playbook names next said "no service name given"."""
+    from snowflake_testkit import use_scenarios
+
+    prepare_offline(monkeypatch, tmp_path)
+    plan_file.save(make_plan(), tmp_path / "deployment.yaml")
+    code, _, _ = run(capsys, "--database", "LLM_DB", "--schema", "SERVING", "--name", "LLM_SVC")
+    assert code == 0
+    snowflake = plan_file.load(tmp_path / "deployment.yaml")["snowflake"]
+    assert (snowflake["database"], snowflake["schema"], snowflake["service_name"]) == ("LLM_DB", "SERVING", "LLM_SVC")
+    use_scenarios(monkeypatch, tmp_path, "aws_ready")
+    assert cli.main(["status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["service"] == "LLM_DB.SERVING.LLM_SVC"

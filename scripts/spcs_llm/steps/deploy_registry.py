@@ -127,6 +127,9 @@ def run(args) -> StepResult:
         "registry.engine_args": spec.engine_args,
         "registry.service_fqn": spec.service_fqn,
         "registry.compute_pool": spec.compute_pool,
+        # status, logs, manage and debug name the service by snowflake.*: a --name given only here
+        # must reach them too (walk rest1: `status` after `deploy-registry --name` said "no service name")
+        "snowflake.database": spec.database, "snowflake.schema": spec.schema, "snowflake.service_name": spec.service,
         "registry.script_path": str(paths.script),
         "registry.log_path": str(paths.log),
         "registry.result_path": str(paths.result),
