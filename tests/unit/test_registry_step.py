@@ -218,3 +218,17 @@ def test_a_service_named_here_reaches_status(monkeypatch, tmp_path, capsys):
     use_scenarios(monkeypatch, tmp_path, "aws_ready")
     assert cli.main(["status", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["service"] == "LLM_DB.SERVING.LLM_SVC"
+
+
+def test_execute_is_not_started_in_a_replay(workdir, capsys, monkeypatch):
+    """Walk rest1: with SPCS_LLM_REPLAY_DIR set, --execute --yes started the real script, which
+    tried to log in to the account the recordings stand in for."""
+    from snowflake_testkit import use_scenarios
+
+    use_scenarios(monkeypatch, workdir, "aws_ready")
+    started = []
+    monkeypatch.setattr(deploy_registry, "start_background", lambda *a: started.append(a) or 4242)
+    code, data, _ = run(capsys, "--execute", "--yes")
+    assert code == 3 and "replay" in data["error"] and not started
+    assert "pid" not in plan_file.load(workdir / "deployment.yaml").get("registry", {})
+    assert run(capsys, "--execute", "--dry-run")[0] == 0

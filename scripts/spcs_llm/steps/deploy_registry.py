@@ -19,7 +19,7 @@ import shlex
 from pathlib import Path
 
 from .. import plan_file
-from ..errors import EXIT_USAGE, SpcsLlmError
+from ..errors import EXIT_ENVIRONMENT, EXIT_USAGE, SpcsLlmError
 from ..output import StepResult
 from ..registry.launch import command, is_running, start_background
 from ..registry.script import render_script, route_text, script_paths, write_script
@@ -64,6 +64,18 @@ def add_arguments(parser) -> None:
                         help="no public endpoint (SQL and mv.run still work; REST from outside does not)")
 
 
+def _refuse_replay(args) -> None:
+    """The script logs in to Snowflake itself: in a replay (recorded responses stand in for the
+    account) starting it would reach for the real account (walk rest1), so it is refused."""
+    from ..snowflake.replay import ENV_REPLAY_DIR, replay_dir_from_env
+
+    if not args.dry_run and replay_dir_from_env() is not None:
+        raise SpcsLlmError(f"--execute --yes is not started in a replay ({ENV_REPLAY_DIR} is set): the deployment "
+                           "script logs in to Snowflake itself, which recorded responses cannot stand in for",
+                           hint=f"unset {ENV_REPLAY_DIR} to deploy for real; --execute --dry-run shows what it runs",
+                           exit_code=EXIT_ENVIRONMENT)
+
+
 def run(args) -> StepResult:
     plan_path = Path(args.plan)
     plan = plan_file.load(plan_path)
@@ -92,6 +104,7 @@ def run(args) -> StepResult:
                 exit_code=EXIT_USAGE,
             )
         _refuse_running(plan)
+        _refuse_replay(args)
 
     out_dir = Path(args.out) if args.out else plan_path.resolve().parent / DEFAULT_OUT
     if args.dry_run:  # render (so template errors still show) but write nothing
