@@ -36,6 +36,7 @@ CASES = [
     ("readiness_failing_events.json", "readiness_failing"),
     ("suspended_status.json", "suspended"),
     ("crash_loop_containers.txt", "crash_loop"),
+    ("container_failed_status.txt", "container_failed"),
     ("provisioning_status.txt", "provisioning"),
     ("loading.log", "loading"),
 ]

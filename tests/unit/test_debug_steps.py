@@ -99,6 +99,23 @@ def test_diagnose_a_kv_crash_loop_live(offline, monkeypatch, capsys):
     assert plan_file.get(plan_file.load(plan), "observed.kv_cache")[-1]["kv_cache_tokens"] == 21472
 
 
+def test_diagnose_a_sidecar_failing_while_the_model_waits_for_its_node(offline, monkeypatch, capsys):
+    """Walk debug1: status said `restarting` (proxy FAILED, 2 restarts) and diagnose said only "provisioning,
+    wait". The failed container is a finding with its crashed run's error, ranked below the wait it follows
+    from, and the provisioning finding shows the pool's nodes and when waiting stops being the answer."""
+    use_scenarios(monkeypatch, offline, "aws_ready", "service_pending")
+    code, data, _ = run_step(capsys, "diagnose", *SVC, "--connection", "prod")
+    assert code == 1 and [f["cause"] for f in data["findings"]] == ["provisioning", "container_failed"]
+    provisioning, failed = data["findings"]
+    assert "compute pool LLM_POOL: ACTIVE, 1 of 1 node(s) active" in provisioning["evidence"]
+    assert "30 minutes" in provisioning["fix"] and "support" in provisioning["fix"]
+    assert failed["evidence"][0] == ("container proxy: FAILED, 2 restarts, last exit None: User application error, "
+                                     "check container logs")
+    assert any("proxy previous run: ERROR:" in line and "Connection refused" in line for line in failed["evidence"])
+    assert "model-inference" in failed["fix"] and failed["commands"] == [
+        "spcs-llm logs --service LLM_DB.SERVING.LLM_SVC --connection prod --tail 80"]
+
+
 def test_diagnose_a_healthy_service_finds_nothing(offline, monkeypatch, capsys):
     use_scenarios(monkeypatch, offline, "aws_ready")
     code, data, _ = run_step(capsys, "diagnose", *SVC)

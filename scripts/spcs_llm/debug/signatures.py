@@ -351,10 +351,61 @@ def provisioning(ev: Evidence) -> Finding | None:
             not any("provisioning in progress" in line.text for line in lines):
         return None  # provisioned since
     proof = _show(lines) + ([f"compute pool state {state}"] if state in ("STARTING", "RESIZING") else [])
-    fix = ("Not a failure: a GPU node is being provisioned (often 5-15 minutes), or the endpoint's URL is being "
-           "assigned. Wait with status --wait (it returns within 9 minutes; run it again to keep waiting).")
+    proof += _pool_nodes(ev)
+    fix = ("Not a failure yet: a GPU node is being provisioned (often 5-15 minutes), or the endpoint's URL is being "
+           "assigned. Wait with status --wait (it returns within 9 minutes; run it again to keep waiting). Past "
+           "30 minutes it is no longer a normal start: read events --since 6h and the pool line above, then hand "
+           "diagnose --json to Snowflake support, or tear it down (manage playbook) rather than let the pool bill.")
     return Finding("provisioning", "still provisioning", 0.5, proof, fix,
                    [f"spcs-llm status{_status_flags(ev)} --wait"])
+
+
+def _pool_nodes(ev: Evidence) -> list[str]:
+    """The pool's node counts (DESCRIBE COMPUTE POOL): a container waiting for a node on a pool whose nodes are
+    all up is not the usual cold start, and the line tells the user what bills meanwhile."""
+    pool = ev.pool or {}
+    if pool.get("active_nodes") is None or pool.get("target_nodes") is None:
+        return []
+    return [f"compute pool {pool.get('name')}: {pool.get('state')}, {pool.get('active_nodes')} of "
+            f"{pool.get('target_nodes')} node(s) active"]
+
+
+_ERROR_LINE = re.compile(r"\bERROR\b|\bCRITICAL\b|\bFATAL\b|Traceback|\w+(Error|Exception)\b:?")
+
+
+def container_failed(ev: Evidence) -> Finding | None:
+    """A FAILED container below the crash-loop count: status calls the service `restarting`, so say which
+    container, what its crashed run logged, and whether it only follows from another one still waiting."""
+    failed = [c for c in ev.containers if str(c.get("status")).upper() == "FAILED"
+              and int(c.get("restart_count") or 0) < CRASH_LOOP_RESTARTS]
+    if not failed:
+        return None
+    proof = []
+    for c in failed:
+        name = c.get("container_name")
+        proof.append(f"container {name}: FAILED, {c.get('restart_count') or 0} restarts, last exit "
+                     f"{c.get('last_exit_code')}: {c.get('message')}")
+        for run in ("previous", "current"):
+            errors = [line for line in ev.lines if line.source == f"{name} {run} run" and _ERROR_LINE.search(line.text)]
+            if errors:
+                proof += _show(errors[-3:])
+                break
+    names = {c.get("container_name") for c in failed}
+    waiting = [c for c in ev.containers if c.get("container_name") not in names
+               and str(c.get("status")).upper() not in ("READY", "FAILED", "DONE")]
+    if waiting:
+        other = ", ".join(f"{c.get('container_name')} ({c.get('status')}: {c.get('message')})" for c in waiting)
+        fix = (f"{', '.join(sorted(map(str, names)))} failed while {other} has not started. A container that needs "
+               "the other one (a proxy in front of the model server) fails until it runs, so follow the finding "
+               "about the waiting container first; if this one still fails once the others are READY, its log "
+               "above is the cause.")
+        confidence = 0.45
+    else:
+        fix = ("A container exited with an error and SPCS restarted it (not yet a crash loop). The lines above, from "
+               "the run that failed, say why; read more of its log.")
+        confidence = 0.6
+    return Finding("container_failed", "a container failed", confidence, proof, fix,
+                   [f"spcs-llm logs{_service_flag(ev)} --tail 80"])
 
 
 def _loading_lines(ev: Evidence) -> list[Line]:
@@ -382,7 +433,7 @@ def loading(ev: Evidence) -> Finding | None:
 
 SIGNATURES = (kv_cache_too_small, cuda_oom, oom_killed, shm_nccl, tp_heads, dtype_unsupported,
               quantization_unsupported, image_pull, egress_blocked, gated_no_token, no_capacity, readiness_failing,
-              suspended, crash_loop, provisioning, loading)
+              suspended, crash_loop, container_failed, provisioning, loading)
 # Failures that explain everything else: when one matches, "still loading" and "provisioning" are not news.
 _ROOT_CAUSES = {"kv_cache_too_small", "cuda_oom", "oom_killed", "shm_nccl", "tp_heads", "dtype_unsupported",
                 "quantization_unsupported", "image_pull", "egress_blocked", "gated_no_token", "no_capacity"}
