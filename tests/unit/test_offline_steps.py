@@ -367,6 +367,8 @@ def test_show_after_a_started_deployment_does_not_send_back_to_preflight(capsys,
     assert code == 0 and "preflight" not in state["next_step"]
     assert state["registry_deployment"]["status"] == "deployed"
     assert "status --wait" in state["next_step"]
+    # it finished: not "the deployment script was started" (walk rest1), and REST is named
+    assert state["next_step"].startswith("deployed:") and "rest-access" in state["next_step"]
 
 
 def test_show_reports_a_failed_background_deployment(capsys, workdir):

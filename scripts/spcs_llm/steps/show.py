@@ -80,6 +80,9 @@ def _outcome_next(outcome: dict) -> str | None:
                 "the service with spcs-llm status")
     if outcome["status"] == "running":
         return f"the deployment script is still running: follow it with spcs-llm status --wait or tail -f {log}"
+    if outcome["status"] == "deployed":  # not "the script was started": it finished (walk rest1)
+        return ("deployed: spcs-llm status --wait says when the model answers; then call it with spcs-llm usage "
+                "(SQL, Python), or over REST (rest-access playbook)")
     return None
 
 
