@@ -16,7 +16,7 @@ always under the `cheapest` priority.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import catalog
 from .catalog import InstanceFamily
@@ -309,7 +309,9 @@ def plan(req: PlanRequest) -> list[dict]:
 
 def _families(req: PlanRequest) -> list[InstanceFamily]:
     if req.live_families:  # the account's own list is the truth for its region
-        return _as_offered(catalog.families_for(cloud=req.cloud, gpu_only=True), req.live_families)
+        offered = _as_offered(catalog.families_for(cloud=req.cloud, gpu_only=True), req.live_families)
+        # a China account listing the family settles its availability there (no "unverified" caveat)
+        return [replace(f, china="yes") for f in offered] if catalog.is_china(req.region) else offered
     return catalog.families_for(cloud=req.cloud, region=req.region, gpu_only=True)
 
 

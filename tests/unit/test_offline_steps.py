@@ -327,6 +327,26 @@ def test_replan_sizes_on_the_accounts_live_families_and_keeps_its_decisions(caps
     assert replanned["history"][-1]["step"] == "plan --replan"
 
 
+def test_select_refuses_a_catalog_sizing_the_accounts_live_family_contradicts(capsys, workdir):
+    # walk china1: pools recorded GPU_NV_S as a 16 GiB T4, the table was ranked live without writing,
+    # and select recorded the catalog's A10G layout (its speed, memory and "1x A10G" summary)
+    run(capsys, "plan", "--model", "Qwen/Qwen2.5-14B-Instruct", "--region", "cn-northwest-1", "--max-model-len",
+        "4096", "--priority", "cheapest", "--json")
+    plan = plan_file.load(workdir / "deployment.yaml")
+    plan_file.update(plan, "pools", {"snowflake.live_families": [
+        {"name": "GPU_NV_S", "gpu": "NVIDIA T4", "gpu_count": 1, "gpu_memory_gib": 16, "vcpu": 6, "memory_gib": 27}]})
+    plan_file.save(plan, workdir / "deployment.yaml")
+    assert main(["select", "--family", "GPU_NV_S"]) == 2
+    err = capsys.readouterr().err
+    assert "16 here, 24 in the plan" in err and "spcs-llm plan --replan" in err
+    assert plan_file.load(workdir / "deployment.yaml")["selection"]["confirmed"] is False
+    code, data = run(capsys, "plan", "--replan", "--json")
+    # the account listing the family settles its China availability: no "unverified" caveat
+    assert code == 0 and "unverified" not in data["recommendation"]["reason"]
+    code, data = run(capsys, "select", "--family", "GPU_NV_S", "--json")
+    assert code == 0 and data["gpu"] == "T4" and data["node_memory_gib"] == 27
+
+
 def test_a_family_the_account_does_not_offer_is_dropped(capsys, workdir):
     run(capsys, "plan", "--model", "Qwen/Qwen2.5-7B-Instruct", "--cloud", "aws", "--json")
     plan = plan_file.load(workdir / "deployment.yaml")

@@ -36,6 +36,7 @@ def run(args) -> StepResult:
         raise SpcsLlmError(f"{args.family} is offered on several clouds in this plan; add --cloud "
                            + " or --cloud ".join(c["cloud"] for c in candidates))
     chosen = candidates[0]
+    _refuse_stale_sizing(chosen, plan)
     option = _option(chosen, args.tp, args.checkpoint, plan)
     tp = option["tensor_parallel_size"]
     if not option["fits"]:
@@ -68,6 +69,24 @@ def run(args) -> StepResult:
             f"vLLM args: {' '.join(option['vllm_args'])}\n"
             f"recorded in {args.plan}; next: spcs-llm workers --engine registry|custom-image")
     return StepResult(data=data, text=text)
+
+
+def _refuse_stale_sizing(chosen: dict, plan: dict) -> None:
+    """The account's own list (recorded by `spcs-llm pools`) can describe the family differently from
+    the catalog the candidates were sized on (GPU_NV_S is a 16 GiB T4 in some China accounts, an A10G
+    in the docs): recording that sizing would confirm hardware the account does not have."""
+    live = next((f for f in plan_file.get(plan, "snowflake.live_families") or ()
+                 if str(f.get("name", "")).upper() == chosen["instance_family"]), None)
+    if live is None or chosen.get("source") == "live":
+        return
+    differs = [f"{label} {live[key]} here, {chosen.get(key)} in the plan" for key, label in
+               (("gpu_memory_gib", "GiB per GPU"), ("gpu_count", "GPUs"))
+               if live.get(key) and chosen.get(key) is not None and float(live[key]) != float(chosen[key])]
+    if differs:
+        raise SpcsLlmError(f"{chosen['instance_family']} was sized on the catalog, but your account reports it "
+                           f"differently ({'; '.join(differs)}; GPU {live.get('gpu')})",
+                           hint="rank the plan on the account's families first: spcs-llm plan --replan, "
+                                "then select again")
 
 
 def _option(chosen: dict, tp: int | None, checkpoint: str | None, plan: dict) -> dict:
