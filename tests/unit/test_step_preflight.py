@@ -191,3 +191,22 @@ def test_a_china_plan_without_a_path_is_checked_for_the_custom_image_path(offlin
     assert data["path"] == "custom-image"
     _, data, _ = run_step(capsys, "preflight", "--path", "registry")
     assert data["path"] == "registry"  # an explicit path wins
+
+
+def test_china_custom_image_advice_fits_the_path_and_optional_grants_stand_apart(offline, monkeypatch, capsys):
+    """walk china1: on the custom-image path the note advised 'the pre-downloaded snapshot route' (a
+    registry option), and the fix block mixed the not-requested BIND SERVICE ENDPOINT with the required
+    grants, so an administrator copying it would grant what the deployment does not use."""
+    use_scenarios(monkeypatch, offline, "aws_ready", "china")
+    _, data, _ = run_step(capsys, "preflight", "--path", "custom-image")
+    notes = " ".join(data["notes"])
+    assert "hf-mirror.com" in notes and "snapshot" not in notes
+    assert "02_egress.sql" in checks_by_id(data)["create_integration"]["detail"]
+    _, data, _ = run_step(capsys, "preflight", "--path", "registry")
+    assert "--snapshot-dir" in " ".join(data["notes"])
+    code, out, _ = run_text(capsys, "preflight", "--path", "custom-image", "--no-public-endpoint")
+    fixes = out.split("To fix", 1)[1]
+    required, optional = fixes.split("optional, only if you need", 1)
+    assert "GRANT CREATE STAGE ON SCHEMA LLM_DB.SERVING" in required
+    assert "GRANT CREATE INTEGRATION ON ACCOUNT" in optional.split("note:")[0]
+    assert "CREATE INTEGRATION" not in required

@@ -121,7 +121,7 @@ def run(args) -> StepResult:
         "grant_to": grant_to,
         "checks": [asdict(c) for c in checks],
         "missing_required": [c.id for c in checks if c.required and c.status == "missing"],
-        "notes": _notes(china, facts),
+        "notes": _notes(china, facts, path),
         "statements": runner.statements,
         "statement_log": str(runner.log_path) if runner.log_path else None,
     }
@@ -323,6 +323,8 @@ def _needed_privileges(path: str, target: str | None, pool: str | None, pools: l
     out.append(("bind_service_endpoint", "BIND SERVICE ENDPOINT", "ACCOUNT", None, public,
                 "for a public (ingress) endpoint" if public else "only for a public endpoint (not requested)"))
     out.append(("create_integration", "CREATE INTEGRATION", "ACCOUNT", None, False,
+                "for the weight-download integration (part egress); not needed when an administrator runs "
+                "custom-image/02_egress.sql" if path == "custom-image" else
                 "only to create an external access integration (e.g. downloads from Hugging Face); "
                 "not needed with an existing integration or a pre-downloaded snapshot"))
     return out
@@ -386,7 +388,7 @@ def _spcs_checks(facts: dict, unknown_why: str) -> list[Check]:
     return out
 
 
-def _notes(china: bool, facts: dict) -> list[str]:
+def _notes(china: bool, facts: dict, path: str = "registry") -> list[str]:
     notes = []
     if china:
         notes += [
@@ -394,7 +396,13 @@ def _notes(china: bool, facts: dict) -> list[str]:
             "on SPCS is the way to get an LLM here.",
             "What each GPU family contains in this region is settled by the live instance-family list: run "
             "spcs-llm pools (third-party reports describe GPU_NV_S differently than the global docs).",
-            "Downloads from Hugging Face may be blocked or slow: prefer the pre-downloaded snapshot route.",
+            # each path has its own way around a blocked Hugging Face (walk china1: the snapshot advice
+            # was printed on the custom-image path, which has no snapshot route)
+            "Downloads from Hugging Face may be blocked or slow: the custom image's weight cache downloads from "
+            "hf-mirror.com, then ModelScope, and the image is built through a registry mirror (spcs-llm image "
+            "build --base-registry)." if path == "custom-image" else
+            "Downloads from Hugging Face may be blocked or slow: prefer the pre-downloaded snapshot route "
+            "(spcs-llm deploy-registry --snapshot-dir).",
         ]
     return notes
 
@@ -469,11 +477,18 @@ def _text(data: dict) -> str:
         for fix in check["fix"] if check["status"] == "missing" else []:
             if fix not in seen:
                 seen.add(fix)
-                fixes.append((check["title"], fix))
+                fixes.append((check["title"], fix, check["required"], check["detail"]))
     if fixes:
+        # optional grants apart, with their reason: an administrator copying the block would otherwise
+        # grant what the deployment does not use (walk china1: BIND SERVICE ENDPOINT, "not requested")
         lines += ["", f"To fix (GRANTs run by ACCOUNTADMIN or a role with MANAGE GRANTS; they grant to "
                   f"{data['grant_to']}):"]
-        lines += [f"  -- {title}\n  " + fix.replace("\n", "\n  ") for title, fix in fixes]
+        required = [(title, fix) for title, fix, req, _ in fixes if req]
+        optional = [(f"{title}: {why}", fix) for title, fix, req, why in fixes if not req]
+        lines += [f"  -- {title}\n  " + fix.replace("\n", "\n  ") for title, fix in required] or ["  (none required)"]
+        if optional:
+            lines.append("  -- optional, only if you need what the comment says:")
+            lines += [f"  -- {title}\n  " + fix.replace("\n", "\n  ") for title, fix in optional]
     lines += [f"note: {n}" for n in data["notes"]]
     if data["missing_required"]:
         lines.append(f"\nmissing (required): {', '.join(data['missing_required'])}; fix them and re-run preflight")
