@@ -303,3 +303,14 @@ def test_network_dry_run_does_not_claim_what_it_did_not_read(ready, capsys, monk
     text = render_prompt("rest_access_summary", **data)
     assert data["policy_read"] is False
     assert "No network policy applies" not in text and "access check" in text
+
+
+def test_recorded_account_answers_the_playbooks_caller_and_grant(ready, capsys):
+    """Walk rest1: aws_ready had no answer for `access caller --yes` (CREATE ROLE ...), so a replayed
+    walk of the playbook stopped at its first account change."""
+    _, plan = ready
+    assert run_step(capsys, "access", "caller", "--yes")[0] == 0
+    code, data, _ = run_step(capsys, "access", "grant", "--yes")
+    assert code == 0 and data["executed"]
+    rest = _plan(plan)["rest"]
+    assert rest["caller_user"] == "LLM_SVC_APP" and rest["grant_done"] is True
