@@ -55,3 +55,19 @@ def test_bash_blocks_run_from_a_confirmed_plan(tmp_path):
     assert plan["custom_image"]["service_name"] == "NEW_SVC"  # render-custom --name recorded it
     steps = [entry["step"] for entry in plan["history"]]
     assert "render-custom" in steps and "image" not in steps  # the push was a dry run: nothing recorded
+
+
+def test_the_playbook_covers_what_walk_china1_had_to_work_out():
+    """A cheapest nightly batch in China (walk china1): the pool's idle hour, the consumer role's own
+    test call, the job's RESUME/SUSPEND, a build on another machine, and an egress question that
+    preflight had already answered."""
+    pb = load_tree(SKILLS)[KEY]
+    text = " ".join(pb.path.read_text().split())
+    bash = [" ".join(b.text.split()) for b in pb.blocks if b.lang == "bash"]
+    assert any("create-pool" in b and "--auto-suspend-secs 300" in b for b in bash)
+    assert "USE ROLE <role>;" in text
+    assert "ALTER SERVICE <service> RESUME;" in text and "ALTER SERVICE <service> SUSPEND;" in text
+    assert "OPERATE on the service" in text
+    assert "built on another machine" in text
+    egress_stop = next(line for line in text.split("**STOP**")[1:] if "CREATE INTEGRATION" in line.split(".")[0])
+    assert "preflight showed CREATE INTEGRATION ok" in egress_stop

@@ -153,6 +153,21 @@ def test_image_build_dry_run_prints_the_amd64_build(capsys, plan_path):
     assert command.endswith(f"-t {data['local_image']} {docker.DOCKERFILE.parents[1]}")
 
 
+def test_image_build_for_a_china_plan_names_the_mirror_when_docker_hub_is_the_base(capsys, plan_path):
+    # walk china1: a cn-northwest-1 plan's build printed BASE_REGISTRY=docker.io without a word
+    code, data, _ = run(capsys, "image", "build", "--plan", str(plan_path), "--dry-run", "--json")
+    assert code == 0 and data["notes"] == []  # the golden plan is us-west-2
+    plan = plan_file.load(plan_path)
+    plan_file.update(plan, "test", {"request.region": "cn-northwest-1"})
+    plan_file.save(plan, plan_path)
+    assert main(["image", "build", "--plan", str(plan_path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "China region" in out and "--base-registry docker.m.daocloud.io" in out
+    code, data, _ = run(capsys, "image", "build", "--plan", str(plan_path), "--dry-run", "--base-registry",
+                        "registry.example.cn", "--json")
+    assert code == 0 and data["notes"] == []  # a mirror chosen: nothing to say
+
+
 @pytest.mark.parametrize(("flag", "value", "message"), [
     ("--pip-index-url", "https://user:secret@pypi.example.com/simple", "must not carry credentials"),
     ("--base-registry", "https://docker.io", "not a registry host"),

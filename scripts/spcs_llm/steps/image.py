@@ -62,17 +62,26 @@ def run(args) -> StepResult:
     plan = plan_file.load(args.plan)
     d = settings.resolve(plan)
     if args.action == "build":
-        return _build(args, d)
+        return _build(args, d, settings.is_china(plan))
     return _push(args, d, plan)
 
 
-def _build(args, d: settings.CustomImage) -> StepResult:
+def _build(args, d: settings.CustomImage, china: bool = False) -> StepResult:
     argv = docker.build_argv(d, base_registry=args.base_registry, pip_index_url=args.pip_index_url)
+    notes = []
+    if china and args.base_registry == docker.DEFAULT_BASE_REGISTRY:
+        # the plan knows the account is in China, where a build machine usually cannot reach Docker Hub
+        # (walk china1: the dry run showed BASE_REGISTRY=docker.io without a word)
+        notes.append("the plan's account is in a China region: from mainland China Docker Hub (docker.io) is "
+                     "usually unreachable; build through a registry mirror, e.g. spcs-llm image build "
+                     "--base-registry docker.m.daocloud.io --pip-index-url https://pypi.tuna.tsinghua.edu.cn/simple")
     data = {"action": "build", "local_image": docker.local_image(d), "base_image": d.vllm_base_image,
             "base_registry": args.base_registry, "commands": [shlex.join(argv)], "dry_run": args.dry_run,
-            "ran": False, "missing_tools": [t for t in ("docker",) if shutil.which(t) is None]}
+            "ran": False, "missing_tools": [t for t in ("docker",) if shutil.which(t) is None], "notes": notes}
     if not args.dry_run:
         _require_tools("docker")
+        for note in notes:  # before a pull that may stall, not after it
+            sys.stderr.write(f"note: {note}\n")
         _run(argv)
         data["ran"] = True
     return StepResult(data=data, text=_text(data), prompt="image_push_summary")
@@ -122,6 +131,7 @@ def _text(data: dict) -> str:
     if data["action"] == "push":
         lines.insert(1, f"repository: {data['repository_url'] or 'unknown until SHOW IMAGE REPOSITORIES runs'}")
         lines.append(f"the service spec uses {data['spec_image']}")
+    lines += [f"note: {note}" for note in data.get("notes", ())]
     if data["missing_tools"]:
         lines.append(f"note: not on PATH here: {', '.join(data['missing_tools'])} (needed to run these commands)")
     return "\n".join(lines)
