@@ -62,6 +62,44 @@ def test_teardown_keeps_a_pool_another_service_runs_on(offline, capsys):
     assert "TEAM_DB.APPS.OTHER_SVC" in pool["reason"]
 
 
+def test_teardown_suspend_pool_keeps_an_unshared_pool_and_stops_its_billing(offline, capsys):
+    """Walk debug1: the user wanted the service gone and a possibly shared pool kept but not billing."""
+    code, out, _ = run_step(capsys, "teardown", "--service", LLM_SVC, "--suspend-pool", "--yes")
+    assert code == 0 and out["done"] is True
+    assert executed(out) == ["DROP SERVICE IF EXISTS LLM_DB.SERVING.LLM_SVC", "ALTER COMPUTE POOL LLM_POOL SUSPEND"]
+    pool = next(a for a in out["actions"] if a["kind"] == "compute pool")
+    assert pool["decision"] == "suspend" and "stops billing" in pool["reason"]
+    assert out["dropped"] == [f"service {LLM_SVC}"] and out["suspended"] == ["compute pool LLM_POOL"]
+    text = render_prompt("teardown_summary", **out)
+    assert "Suspended: compute pool LLM_POOL. Nothing of this deployment bills any more" in text
+
+
+def test_teardown_suspend_pool_leaves_a_shared_pool_running(offline, capsys):
+    code, out, _ = run_step(capsys, "teardown", "--service", CUSTOM_SVC, "--suspend-pool", "--dry-run")
+    assert code == 0
+    pool = next(a for a in out["actions"] if a["kind"] == "compute pool")
+    assert pool["decision"] == "keep" and pool["statement"] is None
+    assert "TEAM_DB.APPS.OTHER_SVC" in pool["reason"] and "would suspend" in pool["reason"]
+
+
+def test_teardown_keep_pool_says_the_pool_still_bills(offline, capsys):
+    code, out, _ = run_step(capsys, "teardown", "--service", LLM_SVC, "--keep-pool", "--yes")
+    assert code == 0
+    pool = next(a for a in out["actions"] if a["kind"] == "compute pool")
+    assert "bills" in pool["reason"] and "--suspend-pool" in pool["reason"]
+    text = render_prompt("teardown_summary", **out)
+    assert "Nothing of this deployment bills any more" not in text
+    assert "LLM_POOL is kept and bills while it runs (--keep-pool: it still bills until its AUTO_SUSPEND_SECS" in text
+
+
+def test_teardown_refuses_keep_pool_with_suspend_pool(offline, capsys):
+    from spcs_llm import cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["teardown", "--service", LLM_SVC, "--keep-pool", "--suspend-pool", "--dry-run"])
+    assert exit_info.value.code == 2 and "--suspend-pool" in capsys.readouterr().err
+
+
 def test_teardown_without_yes_drops_nothing(offline, capsys):
     code, out, _ = run_step(capsys, "teardown", "--service", LLM_SVC)
     assert code == 2
@@ -261,6 +299,14 @@ def test_cost_reads_the_views_and_what_bills_now(offline, capsys):
     billing = {p["name"]: p for p in out["billing_now"]}
     assert billing["LLM_POOL"]["credits_per_hour"] == 2.68  # 1 ACTIVE GPU_NV_M node
     assert out["plan_burn_rate"]["credits_per_hour"] == [2.68, 2.68]  # 4 instances fit one GPU_NV_M node
+
+
+def test_cost_says_credits_are_not_money_and_where_the_price_is(offline, capsys):
+    from spcs_llm import cli
+
+    assert cli.main(["cost", "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert "credits, not money" in text and "RATE_SHEET_DAILY" in text and "$" not in text
 
 
 def test_cost_reports_a_refused_view_and_continues(offline, capsys):

@@ -1,7 +1,8 @@
 """What a teardown drops, in dependency order, and what it keeps and why.
 
 Order: service functions (they name the service), the service, its compute pool (only when no other
-service or job runs on it: SHOW SERVICES IN COMPUTE POOL), then on request the model version (after
+service or job runs on it: SHOW SERVICES IN COMPUTE POOL; or kept and suspended with
+--suspend-pool), then on request the model version (after
 the service that runs it), the image repository, the weight stage, and the external access
 integration before the network rule it uses. Every object comes from --service/--pool, explicit
 flags, or the plan when it describes this service; nothing is dropped by pattern."""
@@ -51,7 +52,8 @@ def functions(target: Target, explicit: list[str]) -> list[tuple[str, tuple[str,
 
 
 def build(target: Target, pool: str | None, *, explicit_functions: list[str], keep_pool: bool,
-          other_services: list[str] | None, model_versions: list[dict] | None, want: set[str]) -> list[Action]:
+          other_services: list[str] | None, model_versions: list[dict] | None, want: set[str],
+          suspend_pool: bool = False) -> list[Action]:
     actions: list[Action] = []
 
     def add(kind: str, name: str, statement: str | None, decision: str, reason: str = "") -> None:
@@ -64,7 +66,9 @@ def build(target: Target, pool: str | None, *, explicit_functions: list[str], ke
 
     add("service", target.service, statements.drop_service(target.service), "drop",
         "its containers stop and its local logs are lost (event-table rows stay)")
-    if pool:
+    if pool and suspend_pool:
+        _suspended_pool(add, pool, other_services)
+    elif pool:
         _pool(add, pool, keep_pool, other_services)
     elif not keep_pool:
         add("compute pool", "(the one DESCRIBE SERVICE names)", None, "drop if nothing else runs on it",
@@ -93,7 +97,8 @@ def build(target: Target, pool: str | None, *, explicit_functions: list[str], ke
 def _pool(add, pool: str, keep_pool: bool, other_services: list[str] | None) -> None:
     drop = sql.drop_object("COMPUTE POOL", pool)
     if keep_pool:
-        add("compute pool", pool, None, "keep", "--keep-pool")
+        add("compute pool", pool, None, "keep", "--keep-pool: it still bills until its AUTO_SUSPEND_SECS pass "
+            "with no service on it (--suspend-pool stops it now and keeps it)")
     elif other_services:
         add("compute pool", pool, None, "keep", f"still in use by {', '.join(other_services)}")
     elif other_services is None:
@@ -101,6 +106,20 @@ def _pool(add, pool: str, keep_pool: bool, other_services: list[str] | None) -> 
             f"dry run: SHOW SERVICES IN COMPUTE POOL {pool} decides at run time")
     else:
         add("compute pool", pool, drop, "drop", "no other service or job runs on it; it stops billing")
+
+
+def _suspended_pool(add, pool: str, other_services: list[str] | None) -> None:
+    """Kept, and suspended once the service is gone: SUSPEND would also suspend other services on it."""
+    suspend = sql.pool_state(pool, suspend=True)
+    if other_services:
+        add("compute pool", pool, None, "keep", f"still in use by {', '.join(other_services)}: not suspended "
+            "(it would suspend them too); it bills while they run")
+    elif other_services is None:
+        add("compute pool", pool, suspend, "suspend if nothing else runs on it",
+            f"dry run: SHOW SERVICES IN COMPUTE POOL {pool} decides at run time")
+    else:
+        add("compute pool", pool, suspend, "suspend", "kept for whoever else uses it; suspended, it stops billing "
+            "(with AUTO_RESUME on, the next service or job on it starts it again)")
 
 
 def _model(add, target: Target, versions: list[dict] | None) -> None:

@@ -57,7 +57,15 @@ def run(args) -> StepResult:
                 "billing_now": _billing_now(pools, plan), "refused": refused,
                 "plan_burn_rate": _plan_burn(plan), "statements": runner.statements}
     data["billing_now_credits_per_hour"] = round(sum(p["credits_per_hour"] or 0 for p in data["billing_now"]), 3)
+    data["money"] = MONEY_NOTE
     return StepResult(data=data, text=_text(data))
+
+
+# Credits become money only at the account's own price, which no view the step reads holds: say where it is
+# rather than let anyone multiply by a list price (walk debug1: "how much is this costing us in actual money?").
+MONEY_NOTE = ("these are credits, not money: the amount is credits x your contract's price per credit (on the "
+              "invoice, or SNOWFLAKE.ORGANIZATION_USAGE.RATE_SHEET_DAILY: EFFECTIVE_RATE in CURRENCY, for an "
+              "organization administrator); usage not in the views yet is the minutes since x the rate billing now")
 
 
 def _window(args) -> Window:
@@ -166,6 +174,7 @@ def _text(data: dict) -> str:
                                               ("credits_per_hour", "CREDITS/H")])]
     elif data["read"]:
         lines.append("\nbilling now: no compute pool is IDLE, ACTIVE, STOPPING or RESIZING")
+    lines.append(f"\n{data['money']}")
     burn = data["plan_burn_rate"]
     if burn:
         low, high = burn["credits_per_hour"]

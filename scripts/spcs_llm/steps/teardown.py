@@ -4,6 +4,7 @@ when SHOW SERVICES IN COMPUTE POOL lists nothing else on it), and on request the
 external access integration with its network rule (--integration); --all asks for all four. Works
 from the plan or from --service DB.SCHEMA.NAME alone. Everything is destroyed for good: --dry-run
 lists each statement in order, --format prompt the summary to confirm, and only --yes drops.
+--suspend-pool keeps the pool but suspends it (it stops billing; another team's pool stays).
 Exit codes: 0 done (or dry run), 2 bad input or --yes missing, 3 Snowflake error (the list says which
 drops ran before it; re-running is safe: every statement has IF EXISTS)."""
 
@@ -26,7 +27,13 @@ OPTIONAL = {"model_version": "model", "image_repository": "repository", "stage":
 
 def add_arguments(parser) -> None:
     add_target_arguments(parser)
-    parser.add_argument("--keep-pool", action="store_true", help="never drop the compute pool")
+    pool = parser.add_mutually_exclusive_group()
+    pool.add_argument("--keep-pool", action="store_true",
+                      help="never drop the compute pool (it bills until its own AUTO_SUSPEND_SECS pass with no "
+                      "service)")
+    pool.add_argument("--suspend-pool", action="store_true",
+                      help="keep the compute pool but suspend it after the service is dropped, so it stops billing "
+                      "now and stays for whoever else uses it (left running when another service runs on it)")
     parser.add_argument("--function", metavar="NAME(TYPES)", action="append", default=[],
                         help="a service function to drop first, with its argument types, e.g. "
                         "DB.SCHEMA.ASK(VARCHAR) (repeatable; the plan's custom-image functions are added)")
@@ -50,10 +57,10 @@ def run(args) -> StepResult:
         others = _others_on_pool(runner, target.service, pool) if pool and not args.keep_pool else None
         versions = _versions(runner, target) if "model" in want else None
         actions = build(target, pool, explicit_functions=args.function, keep_pool=args.keep_pool,
-                        other_services=others, model_versions=versions, want=want)
+                        suspend_pool=args.suspend_pool, other_services=others, model_versions=versions, want=want)
         data = {"mode": runner.mode, "service": target.service, "service_exists": exists, "pool": pool,
-                "actions": [a.as_dict() for a in actions], "dropped": [], "failed": None, "needs_yes": False,
-                "done": False}
+                "actions": [a.as_dict() for a in actions], "dropped": [], "suspended": [], "failed": None,
+                "needs_yes": False, "done": False}
         if not runner.dry_run and not runner.yes:
             data["needs_yes"] = True
             data["statements"] = runner.statements
@@ -70,7 +77,8 @@ def run(args) -> StepResult:
                 exit_code = EXIT_ENVIRONMENT
                 break
             if not runner.dry_run:
-                data["dropped"].append(f"{action.kind} {action.name}")
+                done = "suspended" if action.decision.startswith("suspend") else "dropped"
+                data[done].append(f"{action.kind} {action.name}")
         data["done"] = not runner.dry_run and exit_code == 0
         data["statements"] = runner.statements
     if data["dropped"] and target.plan is not None:
@@ -150,6 +158,8 @@ def _text(data: dict) -> str:
         lines += ["", f"failed at {failed['kind']} {failed['name']}: {failed['error']}", f"hint: {failed['hint']}"]
     if data["dropped"]:
         lines += ["", "dropped: " + "; ".join(data["dropped"])]
+    if data.get("suspended"):
+        lines += ["suspended: " + "; ".join(data["suspended"])]
     if data["needs_yes"]:
         lines.append("\nnothing dropped: this destroys the objects above for good; re-run with --yes "
                      "(or --dry-run to only print the statements)")
