@@ -48,6 +48,15 @@ def test_logs_of_a_crash_loop_include_the_previous_run(offline, monkeypatch, cap
     assert any(s.endswith("500, TRUE), '\\n'))") for s in data["statements"])
 
 
+def test_an_empty_section_says_whether_grep_or_the_log_left_nothing(offline, monkeypatch, capsys):
+    use_scenarios(monkeypatch, offline, "aws_ready", "service_pending")
+    code, out, _ = run_text(capsys, "logs", *SVC, "--grep", "Traceback")
+    assert code == 0 and "(no lines)" not in out
+    assert out.count("(no line matches --grep 'Traceback')") == 4  # 3 container runs and SPCS_GET_LOGS
+    code, out, _ = run_text(capsys, "logs", *SVC)
+    assert "== model-inference (instance 0, current run) ==\n(empty: no log lines)" in out
+
+
 def test_refused_logs_name_the_monitor_privilege_and_exit_3(offline, monkeypatch, capsys):
     use_scenarios(monkeypatch, offline, "aws_ready", "monitor_refused")
     code, out, _ = run_text(capsys, "logs", *SVC)

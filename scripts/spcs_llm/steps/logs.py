@@ -39,6 +39,7 @@ def run(args) -> StepResult:
         data["statements"] = runner.statements
         data["mode"] = runner.mode
     _filter(data, pattern, args.tail)
+    data["grep"] = args.grep
     read_any = any(not r["error"] for r in _records(data))
     exit_code = 0 if read_any or data["mode"] == "dry-run" else EXIT_ENVIRONMENT
     return StepResult(data=data, text=_text(data), exit_code=exit_code)
@@ -103,13 +104,20 @@ def _filter(data: dict, pattern, tail: int) -> None:
                               if pattern is None or pattern.search(str(r.get(field)))][-tail:]
 
 
+def _nothing(data: dict) -> str:
+    """An empty section: say whether the log is empty or only --grep left nothing (walk debug1 misread it)."""
+    if data["mode"] == "dry-run":
+        return "(not read: dry run)"
+    return f"(no line matches --grep {data['grep']!r})" if data.get("grep") else "(empty: no log lines)"
+
+
 def _text(data: dict) -> str:
     out = [f"{data['service']}: logs ({data['mode']})"]
     if data["containers_error"]:
         out.append(f"containers: {data['containers_error']}")
     for record in data["container_logs"]:
         out += ["", f"== {record['container_name']} (instance {record['instance_id']}, {record['run']} run) =="]
-        out += [record["error"]] if record["error"] else (record["lines"] or ["(no lines)"])
+        out += [record["error"]] if record["error"] else (record["lines"] or [_nothing(data)])
     for key, title in (("event_logs", "SPCS_GET_LOGS"), ("event_table", "event table")):
         record = data[key]
         if not record:
@@ -117,6 +125,8 @@ def _text(data: dict) -> str:
         out += ["", f"== {title}, last {data['window_minutes']} min =="]
         if record["error"]:
             out.append(record["error"])
+        elif not record["rows"]:
+            out.append(_nothing(data))
         for row in record["rows"]:
             who = container_of(row)
             out.append(f"{row.get('timestamp')} {who}: {lines_of({'rows': [row]})[0]}")
