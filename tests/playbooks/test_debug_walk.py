@@ -29,3 +29,8 @@ def test_money_is_not_guessed():
 def test_a_possibly_shared_pool_can_be_kept_without_billing():
     assert "spcs-llm teardown --service LLM_DB.SERVING.LLM_SVC --suspend-pool --dry-run" in MANAGE
     assert "tell the user\nwhat does (a kept pool until it suspends" in MANAGE
+
+
+def test_when_status_wait_stops_matches_the_step():
+    """status --wait stops on a crash loop or a restart during the wait, not on every `restarting` poll."""
+    assert "`status --wait` stops when a container restarts during the wait or is in a crash loop" in DEBUG
