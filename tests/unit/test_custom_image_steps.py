@@ -153,6 +153,18 @@ def test_image_build_dry_run_prints_the_amd64_build(capsys, plan_path):
     assert command.endswith(f"-t {data['local_image']} {docker.DOCKERFILE.parents[1]}")
 
 
+def test_the_summary_explains_the_container_memory_against_the_workers_budget(capsys, plan_path):
+    # walk china1: workers said "26 GiB memory" per instance, the deployment table "24 GiB": both right
+    # (the container gets the budget minus /dev/shm and the stage volume), but the user had to ask
+    budget = plan_file.load(plan_path)["workers"]["memory_requests_gib"]
+    code, data, _ = run(capsys, "render-custom", "--plan", str(plan_path), "--json")
+    assert code == 0 and data["container"]["budget_gib"] == budget > data["container"]["memory_gib"]
+    for argv in (["--format", "prompt"], ["--part", "setup", "--dry-run"]):
+        assert main(["render-custom", "--plan", str(plan_path), *argv]) == 0
+        out = capsys.readouterr().out
+        assert f"{data['container']['memory_gib']} GiB memory" in out and f"of the {budget} GiB per instance" in out
+
+
 def test_image_build_for_a_china_plan_names_the_mirror_when_docker_hub_is_the_base(capsys, plan_path):
     # walk china1: a cn-northwest-1 plan's build printed BASE_REGISTRY=docker.io without a word
     code, data, _ = run(capsys, "image", "build", "--plan", str(plan_path), "--dry-run", "--json")

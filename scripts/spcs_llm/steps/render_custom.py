@@ -197,13 +197,21 @@ def _data(d: settings.CustomImage, plan: dict, out: Path, files: dict[str, str])
     }
 
 
+def _budget_words(c: dict) -> str:
+    """The workers step states the instance's whole budget; the container gets it minus /dev/shm and the
+    stage volume, so both numbers appear (walk china1: "26 GiB" at workers, "24 GiB" here, unexplained)."""
+    return (f"of the {c['budget_gib']} GiB per instance; the rest holds /dev/shm "
+            "and the stage volume")
+
+
 def _text(data: dict) -> str:
     c, n = data["container"], data["node"]
     rows = [
         {"what": "service", "value": f"{data['service']} on {data['compute_pool']} ({data['instance_family']}), "
                                      f"instances {data['instances']['min']}..{data['instances']['max']}"},
         {"what": "container", "value": f"{c['gpus']} GPU(s) (TP={data['vllm']['tensor_parallel_size']}), "
-                                       f"{c['memory_gib']} GiB memory, {c['cpu']} vCPU, /dev/shm {c['shm_gib']} GiB"},
+                                       f"{c['memory_gib']} GiB memory, {c['cpu']} vCPU, /dev/shm {c['shm_gib']} GiB"
+                                       f" ({_budget_words(c)})"},
         {"what": "node", "value": f"{n['gpus']} GPU(s), {n['memory_gib']:g} GiB, {n['vcpu']:g} vCPU ({n['facts']})"},
         {"what": "image", "value": f"{data['image']} (base {data['vllm_base_image']})"},
         {"what": "weights", "value": f"{data['weights_stage']} from {', '.join(data['weight_sources'])}"},
