@@ -210,3 +210,12 @@ def test_china_custom_image_advice_fits_the_path_and_optional_grants_stand_apart
     assert "GRANT CREATE STAGE ON SCHEMA LLM_DB.SERVING" in required
     assert "GRANT CREATE INTEGRATION ON ACCOUNT" in optional.split("note:")[0]
     assert "CREATE INTEGRATION" not in required
+
+
+def test_the_text_says_the_role_is_the_connections_and_how_to_deploy_as_another(offline, monkeypatch, capsys):
+    # walk china1: the user deploys as LLM_ADMIN, the connection logged in as ML_DEPLOYER, and no step
+    # takes a role: the way to change it (the connection's entry) was found only in docs/account.md
+    use_scenarios(monkeypatch, offline, "aws_ready")
+    _, out, _ = run_text(capsys, "preflight")
+    assert "role: ML_DEPLOYER" in out and "acts as the connection's role" in out
+    assert 'role = "<ROLE>"' in out and "connections.toml" in out

@@ -470,6 +470,11 @@ def _text(data: dict) -> str:
     if data["connection"]:
         who.insert(0, ("connection", f"{data['connection']['name']} ({data['connection']['name_source']})"))
     lines += [f"{k:>20}: {'-' if v is None else v}" for k, v in who]
+    if data["role"]:
+        # no step takes a role: the connection's decides (walk china1: the user deploys as another role)
+        lines.append(f"{'':>20}  (every step acts as the connection's role; to deploy as another role, set "
+                     "role = \"<ROLE>\" in the connection's entry of connections.toml, or use a connection "
+                     "that has it)")
     rows = [{**c, "need": "required" if c["required"] else "optional"} for c in data["checks"]]
     lines += ["", table(rows, [("status", "STATUS"), ("need", "NEED"), ("title", "CHECK"), ("detail", "DETAIL")])]
     fixes, seen = [], set()
