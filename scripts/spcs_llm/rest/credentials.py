@@ -20,6 +20,23 @@ DEFAULT_PAT_ENV = "SNOWFLAKE_PAT"  # the same default as `usage` and `status`
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+def add_token_arguments(where, keypair_where=None) -> None:
+    """The token flags `endpoint` and `gateway` share: one of --pat-env, --pat-file or
+    --private-key-file, and for a key pair its passphrase variable and account (in keypair_where,
+    a separate help group, when given)."""
+    source = where.add_mutually_exclusive_group()
+    source.add_argument("--pat-env", metavar="VAR", help="env var holding the PAT (default: the plan's "
+                        f"rest.pat_file if it exists, else rest.pat_env, else {DEFAULT_PAT_ENV})")
+    source.add_argument("--pat-file", metavar="PATH", help="file holding the PAT (mode 0600)")
+    source.add_argument("--private-key-file", metavar="PATH",
+                        help="use a key-pair token instead of a PAT: the user's PEM private key (default: the "
+                             "plan's rest.private_key_file when `access` recorded the key-pair method)")
+    keypair = keypair_where or where
+    keypair.add_argument("--private-key-passphrase-env", metavar="VAR", help="env var holding the key's passphrase")
+    keypair.add_argument("--account", help="with a key pair: account identifier ORG-ACCOUNT (default: the plan's "
+                         "snowflake.account)")
+
+
 def snowflake_header(token: str) -> dict[str, str]:
     """The header the ingress reads (Tutorial 8, "Deploy models for real-time inference")."""
     return {"Authorization": f'Snowflake Token="{token}"'}

@@ -18,7 +18,7 @@ from .. import plan_file
 from ..errors import EXIT_ENVIRONMENT, EXIT_NEGATIVE, SpcsLlmError
 from ..output import StepResult, table
 from ..rest.client import IDLE_TIMEOUT_S
-from ..rest.credentials import DEFAULT_PAT_ENV
+from ..rest.credentials import DEFAULT_PAT_ENV, add_token_arguments
 from ..rest.target import CALL_ROUTE, OPENAI_ROUTE, REGISTRY_ENDPOINT_NAME
 from ..snowflake.args import add_snowflake_arguments
 
@@ -53,16 +53,7 @@ def add_arguments(parser) -> None:
     call.add_argument("--endpoint", metavar="HOST_OR_URL",
                       help="ingress host or URL (default: the one recorded in the plan, else SHOW ENDPOINTS); "
                            "http://127.0.0.1:PORT is accepted for local tests")
-    pat = call.add_mutually_exclusive_group()
-    pat.add_argument("--pat-env", metavar="VAR", help="env var holding the PAT (default: the plan's rest.pat_file "
-                     f"if it exists, else rest.pat_env, else {DEFAULT_PAT_ENV})")
-    pat.add_argument("--pat-file", metavar="PATH", help="file holding the PAT (mode 0600)")
-    pat.add_argument("--private-key-file", metavar="PATH",
-                     help="use a key-pair token instead of a PAT: the user's PEM private key (default: the plan's "
-                          "rest.private_key_file when `access` recorded the key-pair method)")
-    call.add_argument("--private-key-passphrase-env", metavar="VAR", help="env var holding the key's passphrase")
-    call.add_argument("--account", help="with a key pair: account identifier ORG-ACCOUNT (default: the plan's "
-                      "snowflake.account)")
+    add_token_arguments(call)
     call.add_argument("--model", help="the OpenAI 'model' (default: registry model name in upper case, or the "
                       "custom image's model id)")
     call.add_argument("--route", default="all", choices=("all", OPENAI_ROUTE, CALL_ROUTE),

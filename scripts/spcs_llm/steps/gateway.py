@@ -21,7 +21,7 @@ from .. import plan_file
 from ..errors import EXIT_ENVIRONMENT, SpcsLlmError
 from ..output import StepResult
 from ..redact import redact
-from ..rest.credentials import DEFAULT_PAT_ENV
+from ..rest.credentials import DEFAULT_PAT_ENV, add_token_arguments
 
 DEFAULT_PORT = 8088
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -31,16 +31,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--endpoint", metavar="HOST_OR_URL",
                         help="ingress host or URL of the service (default: the plan's recorded ingress URL; "
                              "http://127.0.0.1:PORT is accepted for local tests)")
-    pat = parser.add_mutually_exclusive_group()
-    pat.add_argument("--pat-env", metavar="VAR", help="env var holding the PAT (default: the plan's rest.pat_file "
-                     f"if it exists, else rest.pat_env, else {DEFAULT_PAT_ENV})")
-    pat.add_argument("--pat-file", metavar="PATH", help="file holding the PAT (mode 0600)")
-    pat.add_argument("--private-key-file", metavar="PATH",
-                     help="use a key-pair token instead of a PAT: the user's PEM private key (default: the plan's "
-                          "rest.private_key_file when `access` recorded the key-pair method)")
     keypair = parser.add_argument_group("key pair (with --private-key-file)")
-    keypair.add_argument("--private-key-passphrase-env", metavar="VAR", help="env var holding the key's passphrase")
-    keypair.add_argument("--account", help="account identifier, ORG-ACCOUNT (default: the plan's snowflake.account)")
+    add_token_arguments(parser, keypair)
     keypair.add_argument("--user", help="the key's user (default: the plan's rest.caller_user)")
     keypair.add_argument("--role", help="role of the token's session (default: the plan's rest.caller_role)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
