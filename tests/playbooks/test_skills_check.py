@@ -253,6 +253,14 @@ def test_logical_commands_join_continuations_and_read_exit_annotations():
     ]
 
 
+def test_redirections_are_the_shells_not_the_steps():
+    """`spcs-llm diagnose --json > out.json` passes `--json` only; a <placeholder> stays an argument."""
+    assert spcs_llm_calls("spcs-llm diagnose --json > out.json 2>/dev/null") == [["diagnose", "--json"]]
+    assert spcs_llm_calls("spcs-llm logs --json >logs.json") == [["logs", "--json"]]
+    assert spcs_llm_calls("spcs-llm logs --service <db.schema.service> >> all.log") == [
+        ["logs", "--service", "<db.schema.service>"]]
+
+
 def test_spcs_llm_calls_split_pipelines():
     calls = spcs_llm_calls('X=1 spcs-llm plan --model "a b" --json | jq . && spcs-llm show # note')
     assert calls == [["plan", "--model", "a b", "--json"], ["show"]]

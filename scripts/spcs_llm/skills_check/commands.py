@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _EXITS = re.compile(r"#\s*exits\s+(\d+)\b")
+_REDIRECT = re.compile(r"^(\d?>>?|&>)(.*)$")  # > file, >> file, 2> file, &> file (or >file); not <placeholders>
 _FAIL_MARK = "spcs-llm-playbook-check:"
 
 
@@ -71,9 +72,16 @@ def spcs_llm_calls(command: str) -> list[list[str]]:
     except ValueError:
         return []
     calls, current = [], None
+    redirect_target = False
     for token in tokens:
         if token in ("|", "||", "&&", ";"):
             current = None
+            continue
+        if redirect_target:  # the file after `>`: the shell's, not an argument of the step
+            redirect_target = False
+            continue
+        if _REDIRECT.match(token):
+            redirect_target = not _REDIRECT.match(token).group(2)  # `>file` carries its own target
             continue
         if token == "spcs-llm" or token.endswith("/spcs-llm"):
             current = []
