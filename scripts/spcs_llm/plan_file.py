@@ -129,6 +129,7 @@ FIELDS: dict[str, tuple[type, ...]] = {
     "custom_image.shm_gib": _INT, "custom_image.memory_gib": _INT, "custom_image.log_level": _STR,
     "custom_image.public_endpoint": _BOOL, "custom_image.consumer_roles": _LIST, "custom_image.rendered_dir": _STR,
     "custom_image.ingress_url": _STR,  # the public endpoint's URL, recorded by `endpoint url`
+    "custom_image.executed_parts": _LIST,  # render-custom parts run live, in order (show reads them)
     # KV caches vLLM logged at start-up, one mapping per configuration (observed.py): sizing uses them as truth
     "observed.kv_cache": _LIST,
     # operating the deployment (`manage`, `teardown`)
@@ -164,7 +165,7 @@ _LIST_ITEMS: dict[str, object] = {
                                 "gpu_memory_gib": (_N, False), "vcpu": (_N, False), "memory_gib": (_N, False)},
     "selection.vllm_args": "str", "registry.engine_args": "str", "custom_image.weight_sources": "str",
     "custom_image.egress_hosts": "str", "custom_image.extra_egress_hosts": "str",
-    "custom_image.consumer_roles": "str",
+    "custom_image.consumer_roles": "str", "custom_image.executed_parts": "str",
 }
 
 

@@ -127,6 +127,7 @@ def test_execute_service_against_recorded_responses_records_the_service(capsys, 
                         "--json")
     assert code == 0 and data["mode"] == "replay" and data["executed"] is True
     assert plan_file.load(plan_path)["snowflake"]["service_name"] == "LLM_LLAMA_3_1_8B_INSTRUCT"
+    assert plan_file.load(plan_path)["custom_image"]["executed_parts"] == ["service"]  # `show` follows it
 
 
 def test_test_call_returns_the_answer_rows(capsys, plan_path, tmp_path, monkeypatch):

@@ -405,3 +405,23 @@ def test_show_reports_a_script_that_died_without_an_outcome(capsys, workdir):
     _, state = run(capsys, "show", "--json")
     assert state["registry_deployment"]["status"] == "stopped"
     assert "no longer running" in state["next_step"]
+
+
+def test_show_custom_image_after_the_service_runs_skips_a_push_made_elsewhere(capsys, workdir):
+    """Walk china1: the image was pushed from another machine, so this plan never recorded the push;
+    once the service part ran here, `show` must not send the user back to build and push."""
+    run(capsys, "plan", "--model", "Qwen/Qwen2.5-7B-Instruct", "--cloud", "aws", "--json")
+    run(capsys, "select", "--family", "GPU_NV_S")
+    run(capsys, "workers", "--engine", "custom-image", "--confirm")
+    plan = plan_file.load(workdir / "deployment.yaml")
+    plan_file.update(plan, "render-custom", {"custom_image.rendered_dir": str(workdir / "custom-image"),
+                                             "custom_image.executed_parts": ["setup", "egress", "service"],
+                                             "snowflake.compute_pool": "LLM_POOL"})
+    plan_file.save(plan, workdir / "deployment.yaml")
+    _, state = run(capsys, "show", "--json")
+    assert "service function" in state["next_step"] and "push" not in state["next_step"]
+    plan_file.update(plan, "render-custom", {"custom_image.executed_parts": ["setup", "egress", "service",
+                                                                             "function"]})
+    plan_file.save(plan, workdir / "deployment.yaml")
+    _, state = run(capsys, "show", "--json")
+    assert state["next_step"].startswith("service and function created")

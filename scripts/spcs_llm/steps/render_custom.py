@@ -139,8 +139,11 @@ def run(args) -> StepResult:
     if args.part:
         data["part"] = args.part
         data.update(_run_part(args, d, files))
-        if args.part == "service" and args.execute and not args.dry_run:
-            recorded["snowflake.service_name"] = d.service_name
+        if args.execute and not args.dry_run and data.get("executed"):
+            if args.part == "service":
+                recorded["snowflake.service_name"] = d.service_name
+            done = list(plan_file.get(plan, "custom_image.executed_parts") or [])
+            recorded["custom_image.executed_parts"] = done + [args.part] if args.part not in done else done
     if not args.dry_run:
         plan_file.update(plan, "render-custom", recorded)
         plan_file.save(plan, args.plan)

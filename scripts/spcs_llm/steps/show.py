@@ -23,11 +23,16 @@ COMMON_STAGES = [
 PATH_STAGES = {
     "registry": [("registry.started_at", "deploy: load skills/spcs-llm/deploy-registry/SKILL.md")],
     "custom-image": [("custom_image.rendered_dir", "render: load skills/spcs-llm/deploy-custom-image/SKILL.md"),
-                     ("custom_image.image_pushed_at", "build and push the image: spcs-llm image build; image push")],
+                     ("custom_image.image_pushed_at", "build and push the image: spcs-llm image build; image push"),
+                     ("custom_image.executed_parts:service",
+                      "create the service: spcs-llm render-custom --part service (deploy-custom-image playbook)"),
+                     ("custom_image.executed_parts:function",
+                      "create the service function: spcs-llm render-custom --part function")],
 }
 DONE = {
     "registry": "the deployment script was started: follow it with spcs-llm status --wait, then spcs-llm usage",
-    "custom-image": "image pushed: create the service (deploy-custom-image playbook), then spcs-llm status --wait",
+    "custom-image": "service and function created: check with spcs-llm status, call it with render-custom --part "
+                    "test; operate it with the manage playbook",
     None: "choose the deployment path at the workers checkpoint",
 }
 
@@ -40,10 +45,17 @@ def add_arguments(parser) -> None:
 def _next_stage(plan: dict, stages: list[tuple[str, str]]) -> tuple[list[str], str | None]:
     """Done fields, and the first missing stage after the last one done: a deployment started
     without preflight (or with another plan) is past preflight, so that is not its next step."""
-    done = [field for field, _ in stages if plan_file.get(plan, field)]
+    done = [field for field, _ in stages if _stage_done(plan, field)]
     last = max((i for i, (field, _) in enumerate(stages) if field in done), default=-1)
     missing = [action for field, action in stages[last + 1:] if field not in done]
     return done, (missing[0] if missing else None)
+
+
+def _stage_done(plan: dict, key: str) -> bool:
+    """A field that is set, or `list_field:item` for an item recorded in a list (a part that ran)."""
+    field, _, item = key.partition(":")
+    value = plan_file.get(plan, field)
+    return item in (value or []) if item else bool(value)
 
 
 def registry_outcome(plan: dict) -> dict | None:
