@@ -46,6 +46,8 @@ def test_china_disagreement_is_reported_and_blocks_the_selection(offline, monkey
     assert nv_s["gpu"] == "NVIDIA T4" and nv_s["catalog"]["gpu"] == "A10G"
     assert any("T4" in d and "A10G" in d for d in nv_s["disagreements"])
     assert any("16 GiB per GPU, the plan was sized for 24" in p for p in data["problems"])
+    # the fix named is the one that re-ranks on the live numbers, not a raw sizing call
+    assert any("spcs-llm plan --replan" in p and "size --gpu-memory-gib" not in p for p in data["problems"])
     # the live facts are recorded even so: the re-plan needs them
     assert plan_file.load(plan)["snowflake"]["live_instance_family"]["gpu_memory_gib"] == 16
 

@@ -194,7 +194,9 @@ def _check_selection(plan: dict, data: dict, live: dict) -> None:
         diffs.append(f"GPU {facts['gpu']!r}, the plan was sized for {planned_gpu}")
     if diffs:
         data["problems"].append(f"{name} here differs from what the plan was sized for: " + "; ".join(diffs)
-                                + ". Re-plan with the live numbers before deploying (spcs-llm size --gpu-memory-gib)")
+                                + ". The FITS PLAN column already uses the live numbers; re-rank the plan on them "
+                                "before deploying, so its context, speed and cost are the live ones: "
+                                "spcs-llm plan --replan (then confirm the family again with spcs-llm select)")
 
 
 def _num(value) -> float | int:
