@@ -282,3 +282,18 @@ def test_the_rendered_registry_script_logs_in_with_the_plans_connection(two_conn
     _, calls, _, _ = run_rendered(Path(json.loads(out)["script_path"]), fake, tmp_path, {})
     logins = [c["kwargs"] for c in calls if c["call"] == "builder.config"]
     assert logins == [{"key": "connection_name", "value": "prod"}]
+
+
+def test_a_replayed_step_records_the_named_connection_like_a_live_one(two_connections, tmp_path, capsys,
+                                                                       monkeypatch):
+    """Walk reg1: `preflight --connection prod` replayed, then a step without --connection acted on the
+    default (sandbox) account because only live runs pinned the connection in the plan."""
+    recorded = Path(__file__).resolve().parents[1] / "fixtures" / "recorded" / "aws_ready"
+    monkeypatch.setenv("SPCS_LLM_REPLAY_DIR", str(recorded))
+    path = _plan(tmp_path, None)
+    code, _, err = _run(capsys, "pools", "--connection", "prod")
+    assert err.splitlines()[0].endswith("standing in for account PROD11111 (connection prod)")
+    assert plan_file.get(plan_file.load(path), "snowflake.connection") == "prod"
+    _, _, err = _run(capsys, "service-check", "--name", "NEW_SVC")
+    assert err.splitlines()[0].endswith("standing in for account PROD11111 (connection prod)")
+    assert two_connections == []  # a replay never logs in

@@ -168,6 +168,9 @@ class SqlRunner:
             raise error
         rows = columns.shape(recording.rows, doc, strict=True, where=str(recording.path)) if doc else recording.rows
         self._note(sql, kind, f"{len(rows)} rows (replayed)")
+        # a replay stands in for the live account, so the plan pins its connection as a live run
+        # would (walk reg1: the steps after `preflight --connection prod` fell back to the default)
+        self._record_connection()
         return rows
 
     def _live(self, sql: str, kind: str, doc: str | None) -> list[dict]:
@@ -236,7 +239,10 @@ class SqlRunner:
         if self._connection_recorded or not self.choice.records:
             return
         self._connection_recorded = True
-        name = self.resolved.name
+        try:
+            name = self.resolved.name
+        except SpcsLlmError:  # a replay without that connection configured: nothing to record
+            return
         if name == self.choice.recorded:
             return
         from .. import plan_file
