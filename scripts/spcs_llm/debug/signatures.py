@@ -34,7 +34,8 @@ class Finding:
 def _grep(ev: Evidence, *patterns: str, limit: int = 4) -> list[Line]:
     regexes = [re.compile(p, re.IGNORECASE) for p in patterns]
     hits = [line for line in ev.texts() if any(r.search(line.text) for r in regexes)]
-    return hits[-limit:]
+    unique = list({str(line): line for line in hits}.values())  # instances of one container log the same line
+    return unique[-limit:]
 
 
 def _show(lines: list[Line]) -> list[str]:
@@ -123,22 +124,71 @@ def kv_cache_too_small(ev: Evidence) -> Finding | None:
                    facts)
 
 
+def _option(candidate: dict, tp) -> dict | None:
+    return next((o for o in candidate.get("options") or [] if o.get("tensor_parallel_size") == tp), None)
+
+
+def _higher_tp_layout(ev: Evidence) -> tuple[dict, dict, dict] | None:
+    """The plan's family, its deployed option, and the smallest higher TP the plan found fitting on that family
+    (the same checkpoint, no substitute): after a CUDA OOM at load the cheapest working change is often here."""
+    family, tp = _plan(ev, "selection.instance_family"), _plan(ev, "selection.tensor_parallel_size")
+    if not family or not tp:
+        return None
+    for candidate in (ev.plan or {}).get("candidates") or []:
+        if candidate.get("instance_family") != family:
+            continue
+        higher = sorted((o for o in candidate.get("options") or [] if int(o.get("tensor_parallel_size") or 0) > int(tp)
+                         and o.get("fits") and o.get("valid", True) is not False and not o.get("substitute")
+                         and not o.get("needs_checkpoint")), key=lambda o: o["tensor_parallel_size"])
+        if higher:
+            return candidate, _option(candidate, tp) or {}, higher[0]
+    return None
+
+
+def _pre_quantized(ev: Evidence) -> bool:
+    return bool(_plan(ev, "model.checkpoint_quantization") or _plan(ev, "selection.quantization"))
+
+
 def cuda_oom(ev: Evidence) -> Finding | None:
     lines = _grep(ev, r"CUDA out of memory", r"OutOfMemoryError", r"Free memory on device .* is less than desired GPU "
                   r"memory utilization")
     if not lines:
         return None
     shared = any("Free memory on device" in line.text for line in lines)
+    facts: dict = {}
     if shared:
         fix = ("Another process holds memory on this GPU when vLLM starts (gpu_memory_utilization applies to the whole "
                "GPU): run one engine per GPU (spcs-llm workers) or lower --gpu-memory-utilization.")
         commands = ["spcs-llm plan --replan --gpu-memory-utilization 0.85", "spcs-llm workers --help"]
+        return Finding("cuda_oom", "CUDA out of memory", 0.9, _show(lines), fix, commands)
+    fix = ("The GPU ran out of memory while loading or profiling the model: the weights plus activations do not fit at "
+           "this tensor-parallel size.")
+    if _plan(ev, "selection.tensor_parallel_size"):
+        fix += " The plan's estimate said this layout fits, so a plain re-plan proposes it again: change the layout."
+    commands = []
+    layout = _higher_tp_layout(ev)
+    if layout:
+        candidate, now, better = layout
+        family, tp = candidate["instance_family"], better["tensor_parallel_size"]
+        per_gpu = (f" ({now['weights_gib_per_gpu']} GiB of weights per GPU now, {better['weights_gib_per_gpu']} at "
+                   f"TP={tp})") if now.get("weights_gib_per_gpu") and better.get("weights_gib_per_gpu") else ""
+        rate_now, rate = now.get("credits_per_hour_for_layout"), better.get("credits_per_hour_for_layout")
+        cost = (" at the same cost" if rate_now == rate else f" at {rate} credits/h (now {rate_now})") if rate else ""
+        fix += (f" On the same family {family}, the plan found TP={tp} x {better.get('replicas_per_node')} "
+                f"instance(s) per node fitting{cost}{per_gpu}: select it, confirm the workers (the instance count "
+                "changes with the TP), render the specification and upgrade the service (manage upgrade also sets the "
+                "service's instance count to the plan's).")
+        commands += [f"spcs-llm select --family {family} --tp {tp}", "spcs-llm workers --engine custom-image --confirm"
+                     if _plan(ev, "engine_path") == "custom-image" else "spcs-llm workers --help"]
+        facts.update(family=family, tensor_parallel_size=tp, credits_per_hour=rate)
+    fix += " Otherwise a larger family (choose-hardware)"
+    if _pre_quantized(ev):
+        fix += "; the checkpoint is already quantized, so a quantized variant saves nothing."
     else:
-        fix = ("The GPU ran out of memory while loading or profiling the model: the weights plus activations do not "
-               "fit at this tensor-parallel size. Use a larger family or a higher TP (choose-hardware), or a quantized "
-               "variant (plan --replan --quantization awq), then upgrade the service.")
-        commands = ["spcs-llm plan --replan --format prompt", "spcs-llm plan --replan --quantization awq"]
-    return Finding("cuda_oom", "CUDA out of memory", 0.9, _show(lines), fix, commands)
+        fix += " or a quantized variant (plan --replan --quantization awq)."
+        commands.append("spcs-llm plan --replan --quantization awq")
+    commands.append("spcs-llm plan --replan --format prompt")
+    return Finding("cuda_oom", "CUDA out of memory", 0.9, _show(lines), fix, commands, facts)
 
 
 def oom_killed(ev: Evidence) -> Finding | None:
