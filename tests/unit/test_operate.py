@@ -381,3 +381,59 @@ def test_the_path_that_names_the_service_wins_over_engine_path(offline, capsys):
     assert code == 0 and out["applies"] is True
     code, out, _ = run_step(capsys, "teardown", "--all", "--dry-run")
     assert [a["kind"] for a in out["actions"] if a["statement"]][:3] == ["function", "function", "service"]
+
+
+# -- upgrade to a layout with another instance count (walk oom1) --------------------------------------
+def _service_instances(replay_dir, low: int, high: int) -> None:
+    path = replay_dir / replay.file_name(f"DESCRIBE SERVICE {CUSTOM_SVC}")
+    data = json.loads(path.read_text())
+    data["rows"][0].update(min_instances=low, max_instances=high)
+    path.write_text(json.dumps(data))
+
+
+def _rendered(tmp_path, tp: int) -> str:
+    rendered = tmp_path / "custom-image"
+    rendered.mkdir(exist_ok=True)
+    spec = (f"spec:\n  containers:\n  - name: vllm\n    image: /llm_db/serving/spcs_llm_images/vllm:v2\n"
+            f"    env:\n      TENSOR_PARALLEL_SIZE: \"{tp}\"\n")
+    (rendered / "service_spec.yaml").write_text(spec)
+    return str(rendered)
+
+
+def test_upgrade_to_fewer_larger_instances_scales_down_first(offline, capsys):
+    # TP=1 x 2 crashed; the plan now has TP=2 x 1: a spec change alone would leave a second 2-GPU instance
+    # that a one-node pool cannot place, so the upgrade also sets the plan's instance count, before the spec
+    _service_instances(offline / "replay", 2, 2)
+    custom_plan(offline, custom_image__rendered_dir=_rendered(offline, 2), workers__min_instances=1,
+                workers__max_instances=1)
+    code, out, _ = run_step(capsys, "manage", "upgrade", "--dry-run")
+    assert code == 0, out
+    assert [s.split("\n")[0] for s in out["statements_to_run"]] == [
+        f"ALTER SERVICE IF EXISTS {CUSTOM_SVC} SET", f"ALTER SERVICE IF EXISTS {CUSTOM_SVC}"]
+    assert "MIN_INSTANCES = 1" in out["statements_to_run"][0] and "MAX_INSTANCES = 1" in out["statements_to_run"][0]
+    assert out["summary"]["what"].endswith("instances 2..2 -> 1..1 (the plan's)")
+    assert '+      TENSOR_PARALLEL_SIZE: "2"' in out["summary"]["spec_changes"]
+    assert "Specification changes (running -> new)" in render_prompt("manage_summary", **out)
+
+
+def test_upgrade_to_more_instances_changes_the_spec_first(offline, capsys):
+    custom_plan(offline, custom_image__rendered_dir=_rendered(offline, 1), workers__min_instances=1,
+                workers__max_instances=2)
+    code, out, _ = run_step(capsys, "manage", "upgrade", "--dry-run")
+    assert code == 0, out
+    assert "FROM SPECIFICATION" in out["statements_to_run"][0] and "MAX_INSTANCES = 2" in out["statements_to_run"][1]
+
+
+def test_upgrade_keeps_the_instance_count_when_it_matches_or_the_spec_is_given(offline, capsys):
+    rendered = _rendered(offline, 2)
+    custom_plan(offline, custom_image__rendered_dir=rendered, workers__min_instances=1, workers__max_instances=1)
+    code, out, _ = run_step(capsys, "manage", "upgrade", "--dry-run")
+    assert code == 0 and len(out["statements_to_run"]) == 1 and "new_instances" not in out
+    _service_instances(offline / "replay", 2, 2)
+    code, out, _ = run_step(capsys, "manage", "upgrade", "--spec-file", f"{rendered}/service_spec.yaml", "--dry-run")
+    assert code == 0 and len(out["statements_to_run"]) == 1  # a hand-given spec: the plan's workers may not apply
+
+
+def test_scale_summary_says_what_the_instances_were(offline, capsys):
+    code, out, _ = run_step(capsys, "manage", "scale", "--service", CUSTOM_SVC, "--max-instances", "3", "--dry-run")
+    assert code == 0 and out["summary"]["what"] == "instances 1..1 -> 1..3"

@@ -9,6 +9,7 @@ an in-place upgrade of a registry service, a missing service), 2 bad input or --
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 from .. import plan_file
@@ -152,6 +153,7 @@ def _read(runner: SqlRunner, args, target: Target) -> dict:
                                                      "auto_resume", "current_instances", "is_upgrading")}
         # desc-service: "NULL if the service is not managed by a Snowflake entity" (a model service is)
         facts["managed_by"] = desc.get("managing_object_domain")
+        facts["running_spec"] = desc.get("spec")  # desc-service: the running specification (YAML)
     pool = pool_name(args, target, desc)
     facts["pool"] = pool
     if facts["exists"] is False:
@@ -203,7 +205,7 @@ def _build(args, target: Target, data: dict, spec_text: str | None) -> None:
     elif args.action == "auto-suspend":
         _auto_suspend(args, target, data)
     else:
-        _upgrade(target, data, spec_text)
+        _upgrade(args, target, data, spec_text)
 
 
 def _scale(args, target: Target, data: dict) -> None:
@@ -278,7 +280,7 @@ def _auto_suspend(args, target: Target, data: dict) -> None:
         data["notes"].append("no compute pool known: the pool's own AUTO_SUSPEND_SECS was not checked (--pool NAME)")
 
 
-def _upgrade(target: Target, data: dict, spec_text: str | None) -> None:
+def _upgrade(args, target: Target, data: dict, spec_text: str | None) -> None:
     if spec_text is None and not (_is_registry(target) or data["managed_by"]):
         raise SpcsLlmError("upgrade needs the new service specification",
                            hint="pass --spec-file PATH, or render it from the plan with spcs-llm render-custom")
@@ -290,7 +292,35 @@ def _upgrade(target: Target, data: dict, spec_text: str | None) -> None:
             "tear the old one down: spcs-llm service-check --action rename, spcs-llm deploy-registry --execute "
             f"--yes, spcs-llm status --wait, then spcs-llm teardown --service {target.service} --dry-run, then --yes")
         return
-    data["statements_to_run"].append(sql.service_spec(target.service, spec_text))
+    data["spec_changes"] = _spec_changes(data.get("running_spec"), spec_text)
+    statements = [sql.service_spec(target.service, spec_text)]
+    instances = None if args.spec_file else _plan_instances(target, data["current"])
+    if instances:  # the plan's layout changed the instance count (e.g. a higher TP: fewer, larger instances)
+        data["new_instances"] = instances
+        resize = sql.service_set(target.service, min_instances=instances["min"], max_instances=instances["max"])
+        # fewer instances first, so the restarted one finds the GPUs the dropped ones held; more instances after
+        shrink = instances["max"] < int(data["current"]["max_instances"])
+        statements = [resize, *statements] if shrink else [*statements, resize]
+    data["statements_to_run"] += statements
+
+
+def _plan_instances(target: Target, current: dict) -> dict | None:
+    """The plan's MIN/MAX_INSTANCES (workers step) when they differ from the running service's, else None."""
+    plan_min, plan_max = target.plan_value("workers.min_instances"), target.plan_value("workers.max_instances")
+    if plan_min is None or plan_max is None or current.get("max_instances") is None:
+        return None
+    if (int(plan_min), int(plan_max)) == (int(current.get("min_instances") or 0), int(current["max_instances"])):
+        return None
+    return {"min": int(plan_min), "max": int(plan_max)}
+
+
+def _spec_changes(running: str | None, new: str, limit: int = 24) -> list[str] | None:
+    """The lines the upgrade changes, as -/+ pairs (None when the running spec was not read)."""
+    if not running:
+        return None
+    diff = difflib.unified_diff(running.strip().splitlines(), new.strip().splitlines(), lineterm="", n=0)
+    changed = [line for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---")) and line[1:].strip()]
+    return changed[:limit] + ([f"... {len(changed) - limit} more changed line(s)"] if len(changed) > limit else [])
 
 
 def _effect(args, data: dict) -> dict:
@@ -313,7 +343,7 @@ def _effect(args, data: dict) -> dict:
         effect["billing"] = "the pool bills its nodes while the service runs"
         effect["wake_up"] = _wake_up(row)
     elif args.action == "scale":
-        effect["what"] = f"instances {data['new_instances']['min']}..{data['new_instances']['max']}"
+        effect["what"] = _instances_change(data)
         needed = data.get("nodes_needed_at_max")
         effect["billing"] = (f"up to {needed} node(s): {billing.per_hour(rate, needed)} credits/hour at most"
                              if needed and rate is not None else "cost depends on the nodes the instances need")
@@ -345,7 +375,18 @@ def _effect(args, data: dict) -> dict:
         effect["what"] = "rolling upgrade: instances restart one at a time with the new specification and the " \
                          "newest image of each tag; the model reloads"
         effect["billing"] = "the pool keeps billing; instances are unavailable while they restart"
+        if data.get("new_instances"):
+            effect["what"] += f"; {_instances_change(data)} (the plan's)"
+        if data.get("spec_changes") is not None:
+            effect["spec_changes"] = data["spec_changes"] or ["none: the new specification is the running one"]
     return effect
+
+
+def _instances_change(data: dict) -> str:
+    new, current = data["new_instances"], data["current"]
+    before = (f"{current['min_instances']}..{current['max_instances']} -> "
+              if current.get("max_instances") is not None else "")
+    return f"instances {before}{new['min']}..{new['max']}"
 
 
 def _wake_up(row: dict) -> str:
@@ -389,6 +430,8 @@ def _text(data: dict) -> str:
     for key in ("what", "billing", "wake_up", "preview"):
         if effect.get(key):
             lines.append(f"{key.replace('_', '-')}: {effect[key]}")
+    if effect.get("spec_changes"):
+        lines += ["specification changes (running -> new):", *[f"  {line}" for line in effect["spec_changes"]]]
     lines += [f"note: {note}" for note in data["notes"]]
     if data["statements_to_run"]:
         lines += ["", *[s + ";" for s in data["statements_to_run"]]]
