@@ -7,7 +7,7 @@ import json
 import shutil
 
 import pytest
-from snowflake_testkit import RECORDED, prepare_offline, run_step, run_text, use_scenarios
+from snowflake_testkit import RECORDED, prepare_offline, run_step, run_text, use_scenarios, write_plan
 
 from spcs_llm.snowflake import statements
 from spcs_llm.steps import status
@@ -283,3 +283,25 @@ def test_default_wait_fits_an_assistant_command_timeout():
 def test_restart_times_in_the_formats_snowflake_prints(monkeypatch, value, recent):
     at(monkeypatch, "2026-04-02T15:45:00+00:00")
     assert status._recent(value) is recent
+
+
+def test_a_service_the_running_deployment_script_has_not_created_yet_is_deploying(offline, monkeypatch, capsys,
+                                                                                   clock):
+    """Walk reg1: `status --wait` right after `deploy-registry --execute --yes` stopped at once on 'missing'
+    and pointed at debugging while the script was still registering the model."""
+    import os
+
+    use_scenarios(monkeypatch, offline, "aws_ready")
+    log = offline / "deploy_gone_svc.log"
+    log.write_text("x INFO PHASE connect\nx INFO PHASE register\n")
+    write_plan(offline / "deployment.yaml", registry__service_fqn="LLM_DB.SERVING.GONE_SVC",
+               registry__pid=os.getpid(), registry__log_path=str(log))
+    argv = ["status", "--name", "gone_svc", "--database", "llm_db", "--schema", "serving"]
+    code, data, _ = run_step(capsys, *argv, "--wait", "--timeout", "60", "--interval", "15")
+    assert code == 1 and data["phase"] == "deploying" and data["debug"] is None and data["diagnose"] is None
+    assert "phase register" in data["message"] and len(data["history"]) == 5  # --wait kept polling (0..60 s)
+    code, out, _ = run_text(capsys, *argv)
+    assert "deploying" in out and "debugging:" not in out and f"tail -f {log}" in out
+    write_plan(offline / "deployment.yaml", registry__service_fqn="LLM_DB.SERVING.GONE_SVC", registry__pid=0)
+    code, data, _ = run_step(capsys, *argv)  # the script is gone: missing is missing
+    assert code == 1 and data["phase"] == "missing"

@@ -23,6 +23,7 @@ from .. import PACK_ROOT
 from ..errors import EXIT_ENVIRONMENT, EXIT_NEGATIVE, SpcsLlmError
 from ..output import StepResult, table
 from ..redact import register_secret
+from ..registry.launch import is_running
 from ..snowflake import statements
 from ..snowflake.access import SqlError, SqlRunner
 from ..snowflake.args import add_snowflake_arguments
@@ -78,7 +79,7 @@ def run(args) -> StepResult:
     token = None if args.no_probe else _read_token(args.pat_env, args.pat_file)
     with SqlRunner.from_args(args) as runner:
         if runner.dry_run:
-            snap = _snapshot(runner, service, args, token)
+            snap = _snapshot(runner, service, args, token, plan=plan)
             if not runner.reads:  # nothing was read: the phase is unknown, not "pending"
                 snap["phase"] = "unknown"
             data = {"mode": runner.mode, "service": service, **snap, "waited_s": 0, "history": [],
@@ -90,7 +91,7 @@ def run(args) -> StepResult:
         history: list[dict] = []
         seen_restarts: dict | None = None
         while True:
-            snap = _snapshot(runner, service, args, token, seen_restarts)
+            snap = _snapshot(runner, service, args, token, seen_restarts, plan=plan)
             seen_restarts = _restart_counts(snap["containers"])
             elapsed = round(_clock() - start, 1)
             history.append({"elapsed_s": elapsed, "phase": snap["phase"], "service_status": snap["service_status"],
@@ -101,12 +102,13 @@ def run(args) -> StepResult:
                     or snap["crash_loop"]:
                 break
             if elapsed + args.interval > args.timeout:
-                snap["phase"] = "timed-out"
+                if snap["phase"] != "deploying":  # still registering is no reason to debug
+                    snap["phase"] = "timed-out"
                 break
             _sleep(args.interval)
         data = {"mode": runner.mode, "service": service, **snap, "waited_s": elapsed if args.wait else 0,
                 "history": history if args.wait else [], "statements": runner.statements}
-    data["debug"] = _debug_pointer() if data["phase"] != "ready" else None
+    data["debug"] = _debug_pointer() if data["phase"] not in ("ready", "deploying") else None
     data["log_statements"] = _log_statements(service, data["containers"]) if data["phase"] != "ready" else []
     data["diagnose"] = f"spcs-llm diagnose --service {service}" + (
         f" --connection {args.connection}" if args.connection else "") if data["phase"] in (
@@ -156,12 +158,15 @@ def _read_token(env_var: str, path: str | None) -> str | None:
     return token or None
 
 
-def _snapshot(runner: SqlRunner, service: str, args, token: str | None, seen_restarts: dict | None = None) -> dict:
+def _snapshot(runner: SqlRunner, service: str, args, token: str | None, seen_restarts: dict | None = None,
+              plan: dict | None = None) -> dict:
     try:
         described = runner.query(statements.describe_service(service), doc="describe-service")
     except SqlError as err:
         if err.does_not_exist:
-            return {**_empty(), "phase": "missing", "message": f"{service} does not exist (or your role cannot see it)"}
+            deploying = _deploying(plan, service)
+            return {**_empty(), "phase": "deploying" if deploying else "missing",
+                    "message": deploying or f"{service} does not exist (or your role cannot see it)"}
         raise
     rows = runner.query(statements.show_service_containers(service), doc="show-service-containers")
     endpoints = runner.query(statements.show_endpoints(service), doc="show-endpoints")
@@ -190,6 +195,24 @@ def _snapshot(runner: SqlRunner, service: str, args, token: str | None, seen_res
     elif snap["phase"] == "containers-ready":
         snap["phase"] = "ready"
     return snap
+
+
+def _deploying(plan: dict | None, service: str) -> str | None:
+    """Why a missing service is not (yet) a problem: the deploy-registry script that creates it still
+    runs (registering the model takes many minutes). Walk reg1: `status --wait` right after
+    `deploy-registry --execute --yes` stopped at once on 'missing' and pointed at debugging."""
+    from .. import plan_file
+
+    get = plan_file.get
+    pid = get(plan or {}, "registry.pid")
+    if str(get(plan or {}, "registry.service_fqn") or "").upper() != service.upper() or not is_running(pid):
+        return None
+    log = get(plan, "registry.log_path")
+    phases = re.findall(r"PHASE (\w+)", Path(log).read_text(encoding="utf-8", errors="replace")) \
+        if log and Path(log).is_file() else []
+    where = f", phase {phases[-1]}" if phases else ""
+    return (f"not created yet: the deployment script (pid {pid}{where}) is still running; the service appears "
+            f"once the model is registered" + (f" (follow it: tail -f {log})" if log else ""))
 
 
 def _empty() -> dict:
@@ -355,6 +378,8 @@ def _text(data: dict) -> str:
                                                                                 else ""))
     if data.get("waited_s"):
         lines.append(f"waited {data['waited_s']:g} s, {len(data['history'])} polls")
+        if data["phase"] == "deploying":
+            lines.append("run the same command again to keep waiting.")
     if data.get("debug"):
         lines.append("")
         if data["phase"] == "timed-out":
