@@ -88,7 +88,7 @@ def test_flags_are_checked_for_every_step(argv, says, capsys):
 
 def test_known_regions_pass(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    for region in ("cn-northwest-1", "AWS_US_WEST_2", "us-central1", "Central US"):
+    for region in ("cn-northwest-1", "AWS_US_WEST_2", "us-central1", "Central US", "East US 2"):
         code = _run(capsys, "plan", "--model", "Qwen/Qwen2.5-7B-Instruct", "--region", region, "--no-write")[0]
         assert code in (0, 1)
 
@@ -147,3 +147,11 @@ def test_a_plan_path_that_is_a_folder_or_binary_is_a_clear_exit_2(tmp_path, caps
     (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00")
     code, _, err = _run(capsys, "show", "--plan", str(tmp_path / "bin.yaml"))
     assert code == 2 and "cannot read plan file" in err
+
+
+def test_an_azure_region_the_catalog_does_not_name_keeps_every_family(capsys, tmp_path, monkeypatch):
+    """walk oom1: 'East US 2' was refused; only the five Azure names in exclusion lists passed."""
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = _run(capsys, "plan", "--model", "openai/gpt-oss-120b", "--cloud", "azure", "--region", "East US 2",
+                        "--no-write")
+    assert code == 0 and "GPU_NV_3M" in out
