@@ -50,3 +50,12 @@ def test_cuda_oom_without_a_plan_keeps_the_generic_fix(offline, capsys):
     top = data["findings"][0]
     assert code == 1 and top["cause"] == "cuda_oom"
     assert "plain re-plan" not in top["fix"] and "spcs-llm plan --replan --quantization awq" in top["commands"]
+
+
+def test_a_dry_run_answered_by_recordings_does_not_say_nothing_was_read(offline, monkeypatch, capsys):
+    from snowflake_testkit import run_text, use_scenarios
+
+    use_scenarios(monkeypatch, offline, "aws_ready", "kv_crash_loop")
+    code, out, _ = run_text(capsys, "diagnose", "--service", "LLM_DB.SERVING.LLM_SVC", "--dry-run")
+    assert code == 0 and "kv_cache_too_small" in out
+    assert "nothing was read" not in out and "come from the replayed recordings" in out

@@ -163,8 +163,10 @@ def _text(data: dict) -> str:
     out = [f"{data['service'] or 'evidence'}: diagnose ({data['mode']}; read: {', '.join(data['sources']) or '-'})"]
     out += [f"refused: {hint}" for hint in data["missing_privileges"]]
     out += [f"could not read: {problem}" for problem in data["problems"]]
-    if data["mode"] == "dry-run":
+    if data["mode"] == "dry-run" and not data["findings"]:
         out.append("dry run: nothing was read, so nothing can match")
+    elif data["mode"] == "dry-run":  # SPCS_LLM_REPLAY_DIR answers a dry run too
+        out.append("dry run: the findings below come from the replayed recordings, not the account")
     elif not data["findings"]:
         out.append("no known failure matches: the service looks healthy from this evidence" if data["healthy"]
                    else "cannot tell: the logs and events could not be read (see 'refused' above)")
