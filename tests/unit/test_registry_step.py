@@ -232,3 +232,19 @@ def test_execute_is_not_started_in_a_replay(workdir, capsys, monkeypatch):
     assert code == 3 and "replay" in data["error"] and not started
     assert "pid" not in plan_file.load(workdir / "deployment.yaml").get("registry", {})
     assert run(capsys, "--execute", "--dry-run")[0] == 0
+
+
+def test_the_summary_says_what_an_unused_deployment_bills_before_the_yes(workdir, capsys):
+    """Walk reg1: the user learnt that the public endpoint rules out auto-suspend (64 credits a day on
+    GPU_NV_M) only after starting the deployment."""
+    plan_file.save(make_plan(family="GPU_NV_M", credits=2.68), workdir / "deployment.yaml")
+    cli.main(["deploy-registry", "--format", "prompt"])
+    out = capsys.readouterr().out
+    assert "When nobody calls it: nothing suspends it on its own" in out
+    assert "about 64.32 credits a day per node" in out
+    assert out.index("When nobody calls it") < out.index('Reply "yes"')
+    cli.main(["deploy-registry", "--no-ingress", "--format", "prompt"])
+    out = capsys.readouterr().out  # min_instances 1: still running, and how to let it sleep
+    assert "keeps running with min_instances 1" in out and "min_instances 0" in out
+    assert deploy_registry.idle_note({"ingress_enabled": False, "min_instances": 0}, 2.68).startswith(
+        "Snowflake suspends it after about 30 minutes without traffic")

@@ -189,6 +189,7 @@ def _data(spec, paths, argv, mode, pid, plan_arg) -> dict:
         "compute_pool": spec.compute_pool,
         "instance_family": spec.instance_family,
         "credits_per_hour": spec.credits_per_hour,
+        "idle": idle_note(spec.create_service_kwargs(), spec.credits_per_hour),
         "role": spec.role,
         "create_service": spec.create_service_kwargs(),
         "engine_args": spec.engine_args,
@@ -218,6 +219,8 @@ def _text(data: dict) -> str:
     ]
     if data["credits_per_hour"] is not None:
         lines.append(f"  cost:     about {data['credits_per_hour']:g} credits per hour per pool node while it runs")
+    if data.get("idle"):
+        lines.append(f"  idle:     {data['idle']}")
     lines += [f"  warning:  {w}" for w in data["warnings"]]
     if data["mode"] == "started":
         lines += [f"started in the background (pid {data['pid']}); follow it with:"]
@@ -229,6 +232,23 @@ def _text(data: dict) -> str:
         lines += ["next: review the script and the summary (spcs-llm deploy-registry --format prompt), then",
                   f"      {data['execute_command']}"]
     return "\n".join(lines)
+
+
+def idle_note(kwargs: dict, credits_per_hour: float | None) -> str:
+    """What an unused deployment bills, said before the yes (walk reg1: the user learnt the daily
+    figure only afterwards). A public endpoint rules out auto-suspend (spcs_facts: auto-suspend tracks
+    service-function traffic only); a registry service with min_instances 0 and no endpoint suspends
+    after 30 minutes without traffic (snowflake_ml_api.md, service-management)."""
+    per_day = f"about {credits_per_hour * 24:g} credits a day per node" if credits_per_hour is not None \
+        else "the pool's nodes all day"
+    if kwargs.get("ingress_enabled"):
+        return (f"nothing suspends it on its own (a service with a public endpoint does not auto-suspend): "
+                f"it bills {per_day}, used or not, until you suspend it (spcs-llm manage suspend)")
+    if kwargs.get("min_instances") == 0:
+        return ("Snowflake suspends it after about 30 minutes without traffic (min_instances 0, no public "
+                "endpoint); the next call waits minutes for the node and the model")
+    return (f"it keeps running with min_instances {kwargs.get('min_instances')}: {per_day} until you suspend "
+            "it (spcs-llm manage suspend); min_instances 0 lets Snowflake suspend it after 30 idle minutes")
 
 
 def _verb(data: dict) -> str:
