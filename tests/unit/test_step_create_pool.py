@@ -100,3 +100,15 @@ def test_max_nodes_counts_instances_that_share_a_node(offline, monkeypatch, caps
     write_plan(offline / "deployment.yaml", workers__max_instances=6)
     code, out, _ = run_text(capsys, "create-pool", "--name", "new_gpu_pool")
     assert code == 2 and "MAX_NODES = 2\n" in out
+
+
+def test_an_existing_pool_that_runs_other_services_is_flagged(offline, monkeypatch, capsys):
+    """Walk reg1: LLM_POOL (1 node) already ran LLM_SVC; recording it for a 4-GPU deployment said nothing."""
+    use_scenarios(monkeypatch, offline, "aws_ready")
+    write_plan(offline / "deployment.yaml", snowflake__compute_pool="LLM_POOL")
+    code, data, _ = run_step(capsys, "create-pool")
+    assert code == 0 and "LLM_POOL already runs 1 service(s) on at most 1 node(s)" in data["shared_warning"]
+    assert "stay PENDING" in data["shared_warning"]
+    code, out, _ = run_text(capsys, "create-pool", "--dry-run", "--format", "prompt")
+    assert "Warning: LLM_POOL already runs 1 service(s)" in out
+    assert "SHOW SERVICES IN COMPUTE POOL LLM_POOL" in out

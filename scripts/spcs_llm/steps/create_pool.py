@@ -134,11 +134,28 @@ def _already_there(pool: dict, request: dict, data: dict, plan, args, runner: Sq
                  "--name, or use that family (spcs-llm select --family " + family + ")")
         return StepResult(data=data, text=text, prompt="create_pool_summary", exit_code=EXIT_NEGATIVE)
     text += f"\n\n{request['name']} already exists ({pool.get('state')}); nothing to create"
+    data["shared_warning"] = _shared_warning(pool, request)
+    if data["shared_warning"]:
+        text += f"\nwarning: {data['shared_warning']}"
     if not runner.dry_run:
         _record(plan, args.plan, request["name"], data)
         if data.get("plan_updated"):
             text += "\nrecorded in the plan: snowflake.compute_pool"
     return StepResult(data=data, text=text, prompt="create_pool_summary")
+
+
+def _shared_warning(pool: dict, request: dict) -> str | None:
+    """An existing pool that already runs services may have no GPUs left for this one (walk reg1: the
+    user's 1-node GPU_NV_M pool ran an old test service; a 4-GPU deployment there would stay PENDING)."""
+    services = int(pool.get("num_services") or 0)
+    if not services:
+        return None
+    name = request["name"]
+    return (f"{name} already runs {services} service(s) on at most {pool.get('max_nodes')} node(s), and this "
+            f"deployment needs {request['max_nodes']} node(s) of its own GPUs: whatever those services hold is not "
+            f"free, so the new service can stay PENDING. See them with SHOW SERVICES IN COMPUTE POOL {name}; "
+            "suspend one that may stop (spcs-llm manage suspend --service DB.SCHEMA.NAME), raise the pool's "
+            "MAX_NODES, or use another pool")
 
 
 def _record(plan: dict | None, path: str, name: str, data: dict) -> None:
