@@ -391,5 +391,9 @@ def _text(data: dict) -> str:
             lines += [f"  {s}" for s in data["log_statements"]]
         if data.get("diagnose"):
             lines.append(f"find the cause: {data['diagnose']}")
-        lines.append(f"debugging: {data['debug']}")
+        if data["debug"] == DEBUG_PLAYBOOK:  # an assistant reads its installed copy, not the pack's path
+            lines.append("debugging: Load debug/SKILL.md of the installed spcs-llm skill "
+                         f"(in the pack: {DEBUG_PLAYBOOK})")
+        else:
+            lines.append(f"debugging: {data['debug']}")
     return "\n".join(lines)
