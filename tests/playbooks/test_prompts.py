@@ -66,7 +66,7 @@ def test_model_shortlist_warns_about_gated_models_without_asking_for_the_token(w
     if not any(m["gated"] for m in data["models"]):
         pytest.skip("no gated model in the catalog")
     text = render_prompt("model_shortlist", **data)
-    assert "environment variable or a file" in text and "never the token itself" in text
+    assert "Snowflake SECRET" in text and "never the token itself" in text  # walk reg1: where the deployment reads it
 
 
 def test_hardware_choice_lists_fitting_families_with_tp_replicas_and_cost(workdir, capsys):

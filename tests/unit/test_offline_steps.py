@@ -425,3 +425,19 @@ def test_show_custom_image_after_the_service_runs_skips_a_push_made_elsewhere(ca
     plan_file.save(plan, workdir / "deployment.yaml")
     _, state = run(capsys, "show", "--json")
     assert state["next_step"].startswith("service and function created")
+
+
+def test_show_of_a_gated_registry_plan_names_the_secret_and_the_live_family_names(capsys, workdir):
+    """Walk reg1: the summary said the HF token comes 'from an environment variable or a file' (the
+    registry path reads a Snowflake SECRET) and printed snowflake.live_families as a Python repr."""
+    run(capsys, "plan", "--model", "meta-llama/Llama-3.1-8B-Instruct", "--cloud", "aws", "--json")
+    path = workdir / "deployment.yaml"
+    plan = plan_file.load(path)
+    plan_file.update(plan, "test", {"registry.hf_secret": "LLM_DB.SERVING.HF_TOKEN", "snowflake.live_families": [
+        {"name": "GPU_NV_S", "gpu": "NVIDIA A10G", "gpu_count": 1}, {"name": "GPU_NV_M", "gpu_count": 4}]})
+    plan_file.save(plan, path)
+    code, prompt = run(capsys, "show", "--format", "prompt")
+    assert code == 0 and "Snowflake SECRET (LLM_DB.SERVING.HF_TOKEN)" in prompt
+    assert "- live_families: GPU_NV_S, GPU_NV_M\n" in prompt and "{'name'" not in prompt
+    _, text = run(capsys, "show")
+    assert "snowflake.live_families: GPU_NV_S, GPU_NV_M" in text and "{'name'" not in text

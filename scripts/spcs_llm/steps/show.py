@@ -114,6 +114,7 @@ def run(args) -> StepResult:
         "workers": plan.get("workers", {}),
         "engine_path": plan.get("engine_path"),
         "snowflake": plan.get("snowflake", {}),
+        "hf_secret": plan_file.get(plan, "registry.hf_secret") or plan_file.get(plan, "custom_image.hf_secret"),
         "done": done,
         "registry_deployment": outcome,
         "next_step": next_step or DONE.get(path, DONE[None]),
@@ -132,6 +133,8 @@ def run(args) -> StepResult:
         lines.append(f"workers: {w.get('engine_path')} gpu_requests={w.get('gpu_requests')} "
                      f"num_workers={w.get('num_workers')} instances {w.get('min_instances')}..{w.get('max_instances')}")
     for key, value in data["snowflake"].items():
+        if isinstance(value, list):  # live_families: the names, not a dump of every mapping (walk reg1)
+            value = ", ".join(str(v.get("name", v) if isinstance(v, dict) else v) for v in value)
         if not isinstance(value, dict):
             lines.append(f"snowflake.{key}: {value}")
     if outcome is not None:
