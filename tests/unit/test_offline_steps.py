@@ -441,3 +441,13 @@ def test_show_of_a_gated_registry_plan_names_the_secret_and_the_live_family_name
     assert "- live_families: GPU_NV_S, GPU_NV_M\n" in prompt and "{'name'" not in prompt
     _, text = run(capsys, "show")
     assert "snowflake.live_families: GPU_NV_S, GPU_NV_M" in text and "{'name'" not in text
+
+
+def test_models_family_prefix_matches_every_generation(capsys, workdir):
+    """Walk reg1: `models --family llama` matched nothing (the families are llama3.1, llama3.2, ...)."""
+    code, data = run(capsys, "models", "--family", "llama", "--json")
+    assert code == 0
+    families = {m["family"] for m in data["models"]}
+    assert families and all(f.startswith("llama") for f in families) and len(families) >= 2
+    _, exact = run(capsys, "models", "--family", "qwen3", "--json")
+    assert {m["family"] for m in exact["models"]} == {"qwen3"}

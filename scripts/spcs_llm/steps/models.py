@@ -19,7 +19,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--licence", help="licence contains this text, e.g. apache")
     parser.add_argument("--open", action="store_true", help="only models without a gated download")
     parser.add_argument("--language", help="supports this language, e.g. zh")
-    parser.add_argument("--family", help="model family, e.g. qwen3")
+    parser.add_argument("--family", help="model family or its prefix, e.g. qwen3, or llama for every llama3.x")
     parser.add_argument("--cloud", choices=CLOUDS, default="aws", help="cloud for the cheapest-fit column")
     parser.add_argument("--region", help="region for the cheapest-fit column")
     parser.add_argument("--max-model-len", type=int, default=DEFAULT_SHORTLIST_CONTEXT,
@@ -81,4 +81,5 @@ def _matches(entry: dict, args) -> bool:
         return False
     if args.language and args.language.lower() not in [lang.lower() for lang in entry.get("languages", [])]:
         return False
-    return not (args.family and args.family.lower() != str(entry.get("family", "")).lower())
+    # a prefix matches the generations too: "llama" is llama3.1, llama3.2 and llama3.3
+    return not (args.family and not str(entry.get("family", "")).lower().startswith(args.family.lower()))
