@@ -437,3 +437,22 @@ def test_upgrade_keeps_the_instance_count_when_it_matches_or_the_spec_is_given(o
 def test_scale_summary_says_what_the_instances_were(offline, capsys):
     code, out, _ = run_step(capsys, "manage", "scale", "--service", CUSTOM_SVC, "--max-instances", "3", "--dry-run")
     assert code == 0 and out["summary"]["what"] == "instances 1..1 -> 1..3"
+
+
+def test_suspend_without_auto_resume_keeps_calls_from_waking_it(offline, capsys):
+    """Walk reg1: the user wanted an old service suspended with AUTO_RESUME off; the pack had no way."""
+    code, out, _ = run_step(capsys, "manage", "suspend", "--service", CUSTOM_SVC, "--no-auto-resume", "--dry-run")
+    assert code == 0
+    assert out["statements_to_run"] == ["ALTER SERVICE IF EXISTS LLM_DB.SERVING.CUSTOM_SVC SUSPEND",
+                                        "ALTER SERVICE IF EXISTS LLM_DB.SERVING.CUSTOM_SVC SET\n  AUTO_RESUME = FALSE"]
+    code, out, _ = run_step(capsys, "manage", "resume", "--service", CUSTOM_SVC, "--auto-resume", "--dry-run")
+    assert out["statements_to_run"][-2:] == [
+        "ALTER SERVICE IF EXISTS LLM_DB.SERVING.CUSTOM_SVC RESUME",
+        "ALTER SERVICE IF EXISTS LLM_DB.SERVING.CUSTOM_SVC SET\n  AUTO_RESUME = TRUE"]
+
+
+@pytest.mark.parametrize(("action", "flag"), [("resume", "--no-auto-resume"), ("suspend", "--auto-resume"),
+                                              ("scale", "--no-auto-resume")])
+def test_auto_resume_flags_only_with_their_action(offline, capsys, action, flag):
+    code, _, err = run_step(capsys, "manage", action, "--service", CUSTOM_SVC, flag, "--dry-run")
+    assert code == 2 and f"{flag} goes with" in err

@@ -33,6 +33,12 @@ def add_arguments(parser) -> None:
     add_target_arguments(parser)
     parser.add_argument("--with-pool", action="store_true",
                         help="suspend: also suspend the pool now, when no other service or job runs on it")
+    wake = parser.add_mutually_exclusive_group()
+    wake.add_argument("--no-auto-resume", dest="auto_resume", action="store_false", default=None,
+                      help="suspend: also set AUTO_RESUME = FALSE, so a service-function call or endpoint request "
+                           "does not wake (and bill) it; only `manage resume` starts it again")
+    wake.add_argument("--auto-resume", dest="auto_resume", action="store_true", default=None,
+                      help="resume: also set AUTO_RESUME = TRUE again (after a suspend with --no-auto-resume)")
     parser.add_argument("--min-instances", type=int, metavar="N", help="scale: MIN_INSTANCES")
     parser.add_argument("--max-instances", type=int, metavar="N", help="scale: MAX_INSTANCES")
     parser.add_argument("--pool-max-nodes", type=int, metavar="N",
@@ -76,6 +82,10 @@ def run(args) -> StepResult:
 
 
 def _check_flags(args) -> None:
+    if args.auto_resume is not None and args.action != ("resume" if args.auto_resume else "suspend"):
+        flag = "--auto-resume" if args.auto_resume else "--no-auto-resume"
+        raise SpcsLlmError(f"{flag} goes with `manage {'resume' if args.auto_resume else 'suspend'}`, "
+                           f"not `manage {args.action}`")
     scale_only = {"--min-instances": args.min_instances, "--max-instances": args.max_instances,
                   "--pool-max-nodes": args.pool_max_nodes}
     wrong = [flag for flag, value in scale_only.items() if value is not None and args.action != "scale"]
@@ -185,6 +195,10 @@ def _build(args, target: Target, data: dict, spec_text: str | None) -> None:
     pool, pool_row = data["pool"], data["pool_row"] or {}
     if args.action == "suspend":
         run.append(sql.service_state(target.service, suspend=True))
+        if args.auto_resume is False:  # after SUSPEND: a call in between would wake it
+            run.append(sql.service_set(target.service, auto_resume=False))
+            notes.append("AUTO_RESUME = FALSE: calls fail while suspended instead of waking the service; "
+                         "`manage resume --auto-resume` undoes both")
         if args.with_pool:
             if not pool:
                 notes.append("no compute pool known: pass --pool NAME to suspend it too")
@@ -200,6 +214,8 @@ def _build(args, target: Target, data: dict, spec_text: str | None) -> None:
                 and str(pool_row.get("auto_resume")).lower() == "false":
             run.append(sql.pool_state(pool, suspend=False))  # AUTO_RESUME FALSE: the pool must be resumed first
         run.append(sql.service_state(target.service, suspend=False))
+        if args.auto_resume:
+            run.append(sql.service_set(target.service, auto_resume=True))
     elif args.action == "scale":
         _scale(args, target, data)
     elif args.action == "auto-suspend":
