@@ -451,3 +451,16 @@ def test_models_family_prefix_matches_every_generation(capsys, workdir):
     assert families and all(f.startswith("llama") for f in families) and len(families) >= 2
     _, exact = run(capsys, "models", "--family", "qwen3", "--json")
     assert {m["family"] for m in exact["models"]} == {"qwen3"}
+
+
+def test_python_server_on_a_cpu_family_is_shown_but_not_confirmed(capsys, workdir):
+    """deploy-registry needs a GPU pool: confirming a CPU answer led to a refusal after the checkpoint."""
+    run(capsys, "plan", "--model", "Qwen/Qwen2.5-7B-Instruct", "--cloud", "aws", "--json")
+    run(capsys, "select", "--family", "GPU_NV_S")
+    code, data = run(capsys, "workers", "--engine", "registry", "--server", "python", "--family", "CPU_X64_M",
+                     "--json")
+    assert code == 0 and any("GPU pools only" in note for note in data["notes"])
+    code, _ = run(capsys, "workers", "--engine", "registry", "--server", "python", "--family", "CPU_X64_M",
+                  "--confirm")
+    assert code == 2 and "CPU family" in run.last_err
+    assert "workers" not in plan_file.load(workdir / "deployment.yaml")

@@ -82,6 +82,15 @@ def run(args) -> StepResult:
                 memory_requests_gib=max(1, math.floor(node["memory_gib"] / replicas) - NODE_MEMORY_HEADROOM_GIB),
                 cpu_requests=max(0.5, math.floor(node["vcpu"] / replicas) - NODE_CPU_HEADROOM),
                 confirmed=bool(args.confirm), plan_path=args.plan)
+    if args.server == "python" and not node["gpu_count"]:
+        # the pack's registry deploy script needs a GPU pool; recording a CPU answer would lead to a refusal
+        # after the user confirmed it, so the checkpoint says so and --confirm is refused
+        data["notes"].append(f"{node['name']} has no GPU: the pack's deploy-registry serves GPU pools only, so "
+                             "this CPU sizing is for information; pick a GPU family to deploy")
+        if args.confirm:
+            raise SpcsLlmError(f"--confirm refused: {node['name']} is a CPU family and the pack's registry "
+                               "deployment needs a GPU pool", hint="confirm the Python server on a GPU family "
+                               "(--family GPU_NV_S, ...), or run it with vLLM (--server vllm)")
     if args.confirm:
         plan_file.update(plan, "workers", {
             "engine_path": args.engine, "workers.engine_path": args.engine,
