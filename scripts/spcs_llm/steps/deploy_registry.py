@@ -248,7 +248,8 @@ def idle_note(kwargs: dict, credits_per_hour: float | None) -> str:
         return ("Snowflake suspends it after about 30 minutes without traffic (min_instances 0, no public "
                 "endpoint); the next call waits minutes for the node and the model")
     return (f"it keeps running with min_instances {kwargs.get('min_instances')}: {per_day} until you suspend "
-            "it (spcs-llm manage suspend); min_instances 0 lets Snowflake suspend it after 30 idle minutes")
+            "it (spcs-llm manage suspend); min_instances 0 lets Snowflake suspend it after 30 idle minutes "
+            "(spcs-llm workers --engine registry --min-instances 0 --confirm, then render again)")
 
 
 def _verb(data: dict) -> str:

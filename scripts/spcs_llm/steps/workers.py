@@ -37,7 +37,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--num-workers", type=int, help="workers per instance (see --help text above)")
     parser.add_argument("--min-instances", type=int,
                         help="instances kept running even when idle (default: one node's worth, the replicas per "
-                             "node: a node is billed whole, so fewer leave its GPUs idle at the same cost)")
+                             "node: a node is billed whole, so fewer leave its GPUs idle at the same cost); 0 on "
+                             "the registry path lets an endpoint-less service suspend itself when idle")
     parser.add_argument("--max-instances", type=int,
                         help="default: the instances that fill the nodes the plan's --concurrency bills (every GPU "
                              "of every billed node serving; at least --min-instances)")
@@ -59,8 +60,16 @@ def run(args) -> StepResult:
         min_i = replicas if args.max_instances is None else max(1, min(replicas, args.max_instances))
     filling = math.ceil(max(min_i, needed) / replicas) * replicas  # every GPU of the billed nodes serving
     max_i = args.max_instances if args.max_instances is not None else filling
-    if min_i < 1 or max_i < min_i:
-        raise SpcsLlmError(f"instances must satisfy 1 <= min ({min_i}) <= max ({max_i})")
+    # the registry's create_service takes min_instances=0 (its default): the service suspends after 30 idle
+    # minutes when it has no public endpoint (snowflake_ml_api.md); the custom-image path keeps at least 1
+    lowest = 0 if args.engine == "registry" else 1
+    if min_i < lowest or max_i < max(min_i, 1):
+        raise SpcsLlmError(f"instances must satisfy {lowest} <= min ({min_i}) <= max ({max_i}) and max >= 1",
+                           hint="min 0 (the service suspends itself when idle) is for --engine registry only")
+    if min_i == 0:
+        data["notes"].append("min_instances 0: Snowflake suspends the service after 30 minutes without traffic "
+                             "when it has no public endpoint (deploy-registry --no-ingress), and the next call "
+                             "waits for a cold start (node, image, model load: minutes)")
     if max_i < needed:
         wanted = plan_file.get(plan, "request.concurrency")
         data["notes"].append(f"{max_i} instance(s) hold fewer than the plan's {wanted} concurrent full-length "
