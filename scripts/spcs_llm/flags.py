@@ -45,17 +45,22 @@ def check_region(text: str) -> str:
     key = catalog.region_key(value) if value else ""
     bare = value.split(".")[-1].lower()
     if key and (key in {catalog.region_key(r) for r in known} or catalog.cloud_of_region(value)
-                or bare.startswith(("aws_", "azure_", "gcp_")) or _AZURE_NAME.match(value)):
+                or bare.startswith(("aws_", "azure_", "gcp_")) or _AZURE_NAME.match(value)
+                or _AZURE_ID.match(value)):
         return value
     raise SpcsLlmError(f"--region {text!r} is not a known region",
                        hint="use a cloud region id such as us-west-2, cn-northwest-1 or us-central1, an Azure region "
-                       "name such as East US 2, or the account's SELECT CURRENT_REGION() (AZURE_EASTUS2); regions the "
-                       f"catalog names: {', '.join(sorted(known))}")
+                       "name such as 'East US 2' or 'West Europe' (or Azure's id: eastus2, westeurope), or the "
+                       "account's SELECT CURRENT_REGION() (AZURE_EASTUS2); regions the catalog names (any other "
+                       f"well-formed region is one where every family is offered): {', '.join(sorted(known))}")
 
 
 # Azure regions go by display names ("East US 2", "UK South"); the catalog lists only the ones a family
 # excludes, so any other well-formed name is a region where every Azure family is offered.
 _AZURE_NAME = re.compile(r"^[A-Z][A-Za-z]*( [A-Z0-9][A-Za-z0-9]*)+$")
+# Azure's own region ids (`az account list-locations`: westeurope, eastus2, switzerlandnorth) are the display
+# names without spaces; catalog.region_key spells both the same, so exclusions still match.
+_AZURE_ID = re.compile(r"^[a-z]*(east|west|north|south|central)[a-z]*[0-9]?$")
 
 
 def _catalog_regions() -> set[str]:

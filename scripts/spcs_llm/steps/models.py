@@ -18,7 +18,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--max-params-b", type=float, help="at most this many billion parameters (total)")
     parser.add_argument("--licence", help="licence contains this text, e.g. apache")
     parser.add_argument("--open", action="store_true", help="only models without a gated download")
-    parser.add_argument("--language", help="supports this language, e.g. zh")
+    parser.add_argument("--language", help="supports this language, e.g. zh (models tagged multilingual-N match "
+                        "too, marked: check their card)")
     parser.add_argument("--family", help="model family or its prefix, e.g. qwen3, or llama for every llama3.x")
     parser.add_argument("--cloud", choices=CLOUDS, default="aws", help="cloud for the cheapest-fit column")
     parser.add_argument("--region", help="region for the cheapest-fit column")
@@ -51,8 +52,9 @@ def run(args) -> StepResult:
             "cheapest_tokens_per_s": best["est_decode_tokens_per_s_single_stream"] if best else None,
             "cheapest_credits_per_million_output_tokens": best["credits_per_million_output_tokens"] if best else None,
             "sized_context": max_len,
+            "language_unlisted": bool(args.language) and _language_match(entry, args.language) == "multilingual",
         })
-    data = {"cloud": args.cloud, "region": args.region, "models": rows}
+    data = {"cloud": args.cloud, "region": args.region, "language": args.language, "models": rows}
     text = table(rows, [("id", "model"), ("params_b", "params(B)"), ("active_params_b", "active(B)"),
                         ("licence", "licence"), ("gated", "gated"), ("max_context", "context"),
                         ("weights_gib", "weights GiB"), ("cheapest_family", f"cheapest {args.cloud} family"),
@@ -60,6 +62,16 @@ def run(args) -> StepResult:
     text += f"\n(cheapest family sized at min(model context, {args.max_model_len}) tokens, 1 request)"
     return StepResult(data=data, text=text if rows else "no catalog model matches these filters",
                       prompt="model_shortlist", exit_code=0 if rows else EXIT_NEGATIVE)
+
+
+def _language_match(entry: dict, language: str) -> str | None:
+    """'listed' when the catalog names the language; 'multilingual' when the entry only says
+    multilingual-N (its card claims N languages; Qwen2.5's lists German, the catalog does not), so a
+    --language filter does not silently drop the most capable multilingual models (walk pick1)."""
+    languages = [str(lang).lower() for lang in entry.get("languages", [])]
+    if language.lower() in languages:
+        return "listed"
+    return "multilingual" if any(lang.startswith("multilingual") for lang in languages) else None
 
 
 def _weights_gib(candidate: dict | None) -> float | None:
@@ -79,7 +91,7 @@ def _matches(entry: dict, args) -> bool:
         return False
     if args.open and entry["gated"]:
         return False
-    if args.language and args.language.lower() not in [lang.lower() for lang in entry.get("languages", [])]:
+    if args.language and not _language_match(entry, args.language):
         return False
     # a prefix matches the generations too: "llama" is llama3.1, llama3.2 and llama3.3
     return not (args.family and not str(entry.get("family", "")).lower().startswith(args.family.lower()))
