@@ -1,0 +1,36 @@
+"""Walk pick1: 100 claim letters a minute, ~16 in flight of ~1,700 tokens, 8192 context, Azure West
+Europe. select-model must tell the assistant to pass full-length equivalents, and the figures it
+quotes must be what the planner does (16 full-length requests bill three GPU_NV_2M nodes, 4 bill one)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from spcs_llm.cli import main
+
+SELECT_MODEL = Path(__file__).resolve().parents[2] / "skills" / "spcs-llm" / "select-model" / "SKILL.md"
+
+
+def _recommended(capsys, tmp_path, monkeypatch, concurrency: int) -> dict:
+    monkeypatch.chdir(tmp_path)
+    code = main(["plan", "--model", "Qwen/Qwen2.5-14B-Instruct", "--cloud", "azure", "--region", "West Europe",
+                 "--max-model-len", "8192", "--concurrency", str(concurrency), "--no-write", "--json"])
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    return data["candidates"][0]
+
+
+def test_select_model_converts_in_flight_requests_to_full_length_equivalents():
+    text = SELECT_MODEL.read_text()
+    assert "in-flight x typical tokens" in text and "16 letters of 1,700" in text
+    assert "A rate (requests per" in text
+    assert math.ceil(16 * 1700 / 8192) == 4
+
+
+def test_the_quoted_example_is_what_the_planner_bills(capsys, tmp_path, monkeypatch):
+    as_letters = _recommended(capsys, tmp_path, monkeypatch, 16)
+    as_full_length = _recommended(capsys, tmp_path, monkeypatch, 4)
+    assert as_letters["instance_family"] == as_full_length["instance_family"] == "GPU_NV_2M"
+    assert (as_letters["nodes"], as_full_length["nodes"]) == (3, 1)
