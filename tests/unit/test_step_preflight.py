@@ -219,3 +219,28 @@ def test_the_text_says_the_role_is_the_connections_and_how_to_deploy_as_another(
     _, out, _ = run_text(capsys, "preflight")
     assert "role: ML_DEPLOYER" in out and "acts as the connection's role" in out
     assert 'role = "<ROLE>"' in out and "connections.toml" in out
+
+
+def test_a_plan_for_another_cloud_is_refused_by_name(offline, monkeypatch, capsys):
+    # walk pick1: the plan was sized for Azure West Europe; the connection's account is AWS_US_WEST_2
+    use_scenarios(monkeypatch, offline, "aws_ready")
+    write_plan(offline / "deployment.yaml", request__cloud="azure", request__region="West Europe")
+    code, data, _ = run_step(capsys, "preflight")
+    check = checks_by_id(data)["plan_region"]
+    assert code == 1 and "plan_region" in data["missing_required"]
+    assert "AWS_US_WEST_2" in check["detail"] and "--replan --cloud aws" in check["detail"]
+
+
+def test_a_plan_for_this_region_in_any_spelling_passes(offline, monkeypatch, capsys):
+    use_scenarios(monkeypatch, offline, "aws_ready")
+    write_plan(offline / "deployment.yaml", request__cloud="aws", request__region="us-west-2")
+    code, data, _ = run_step(capsys, "preflight")
+    assert code == 0 and checks_by_id(data)["plan_region"]["status"] == "ok"
+
+
+def test_another_region_of_the_same_cloud_is_said_but_not_required(offline, monkeypatch, capsys):
+    use_scenarios(monkeypatch, offline, "aws_ready")
+    write_plan(offline / "deployment.yaml", request__cloud="aws", request__region="eu-central-1")
+    code, data, _ = run_step(capsys, "preflight")
+    check = checks_by_id(data)["plan_region"]
+    assert code == 0 and check["status"] == "missing" and check["required"] is False

@@ -278,7 +278,34 @@ def _checks(facts: dict, *, path: str, target: str | None, pool: str | None, pub
 
     checks.append(_event_table_check(facts, unknown_why))
     checks += _spcs_checks(facts, unknown_why)
+    region_check = _plan_region_check(plan, ctx.get("region_name"))
+    if region_check:
+        checks.append(region_check)
     return checks
+
+
+def _plan_region_check(plan: dict | None, account_region: str | None) -> Check | None:
+    """The plan's sizing must be for this account (walk pick1: a plan for Azure West Europe met an
+    AWS_US_WEST_2 account and nothing said so). Another cloud means other GPU families: required.
+    Another region of the same cloud may offer other families: optional, said plainly."""
+    from .. import catalog
+
+    cloud, region = plan_file.get(plan or {}, "request.cloud"), plan_file.get(plan or {}, "request.region")
+    if not account_region or not (cloud or region):
+        return None
+    account_cloud = region_cloud(account_region)
+    title = "the plan was sized for this account's cloud and region"
+    planned = " ".join(str(v) for v in (cloud, region) if v)
+    replan = f"spcs-llm plan --replan --cloud {account_cloud} --region {account_region}"
+    if cloud and account_cloud and cloud != account_cloud:
+        return Check("plan_region", title, "missing", True,
+                     f"the plan is for {planned}, but this connection's account is in {account_region}: use the "
+                     f"connection of the planned account, or size for this one ({replan})")
+    if region and catalog.region_key(str(region)) != catalog.region_key(account_region):
+        return Check("plan_region", title, "missing", False,
+                     f"the plan is for {planned}, the account is in {account_region}; families differ by region: "
+                     f"{replan}")
+    return Check("plan_region", title, "ok", True, f"{planned} = {account_region}")
 
 
 def _needed_privileges(path: str, target: str | None, pool: str | None, pools: list[dict] | None,
