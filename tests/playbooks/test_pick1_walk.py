@@ -34,3 +34,19 @@ def test_the_quoted_example_is_what_the_planner_bills(capsys, tmp_path, monkeypa
     as_full_length = _recommended(capsys, tmp_path, monkeypatch, 4)
     assert as_letters["instance_family"] == as_full_length["instance_family"] == "GPU_NV_2M"
     assert (as_letters["nodes"], as_full_length["nodes"]) == (3, 1)
+
+
+def _prompt(capsys, concurrency: int) -> str:
+    main(["plan", "--model", "Qwen/Qwen2.5-14B-Instruct", "--cloud", "azure", "--region", "West Europe",
+          "--max-model-len", "8192", "--concurrency", str(concurrency), "--no-write", "--format", "prompt"])
+    return capsys.readouterr().out
+
+
+def test_a_cheaper_family_available_on_request_is_named(capsys, tmp_path, monkeypatch):
+    # 16 full-length requests: 3 GPU_NV_2M nodes (10.5 credits/h) are recommended while one GPU_NV_3M node
+    # (3.55 credits/h, on request) holds them all; the user must hear of it
+    monkeypatch.chdir(tmp_path)
+    text = _prompt(capsys, 16)
+    assert "Cheaper once Snowflake enables it: **GPU_NV_3M**, 3.55 credits/h for 1 node(s) instead of 10.5" in text
+    # at 4 the recommended node is already cheaper: nothing to add
+    assert "Cheaper once Snowflake enables it" not in _prompt(capsys, 4)
