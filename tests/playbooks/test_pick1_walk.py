@@ -50,3 +50,14 @@ def test_a_cheaper_family_available_on_request_is_named(capsys, tmp_path, monkey
     assert "Cheaper once Snowflake enables it: **GPU_NV_3M**, 3.55 credits/h for 1 node(s) instead of 10.5" in text
     # at 4 the recommended node is already cheaper: nothing to add
     assert "Cheaper once Snowflake enables it" not in _prompt(capsys, 4)
+
+
+def test_choose_hardware_offers_min_instances_zero_and_the_step_takes_it(capsys, tmp_path, monkeypatch):
+    text = (SELECT_MODEL.parents[1] / "choose-hardware" / "SKILL.md").read_text()
+    assert "`--min-instances 0`" in text and "office hours" in text
+    monkeypatch.chdir(tmp_path)
+    assert main(["plan", "--model", "Qwen/Qwen2.5-7B-Instruct", "--cloud", "aws", "--max-model-len", "8192"]) == 0
+    assert main(["select", "--family", "GPU_NV_S"]) == 0
+    capsys.readouterr()
+    assert main(["workers", "--engine", "registry", "--min-instances", "0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["min_instances"] == 0
