@@ -40,3 +40,9 @@ def test_language_filter_keeps_multilingual_models_and_marks_them(capsys):
     assert "openai/gpt-oss-20b" not in rows
     main(["models", "--task", "chat", "--licence", "apache", "--open", "--language", "de", "--format", "prompt"])
     assert 'the catalog does not list de for them' in capsys.readouterr().out
+
+
+def test_permissive_only_is_one_licence_filter(capsys):
+    code, data, _ = run(capsys, "models", "--task", "chat", "--licence", "apache,mit", "--open")
+    licences = {m["licence"] for m in data["models"]}
+    assert code == 0 and licences == {"apache-2.0", "mit"}

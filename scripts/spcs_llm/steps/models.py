@@ -16,7 +16,8 @@ DEFAULT_SHORTLIST_CONTEXT = 8192
 def add_arguments(parser) -> None:
     parser.add_argument("--task", help="e.g. chat, vision")
     parser.add_argument("--max-params-b", type=float, help="at most this many billion parameters (total)")
-    parser.add_argument("--licence", help="licence contains this text, e.g. apache")
+    parser.add_argument("--licence", help="licence contains this text, e.g. apache; several, comma-separated, "
+                        "match any: apache,mit for permissive only")
     parser.add_argument("--open", action="store_true", help="only models without a gated download")
     parser.add_argument("--language", help="supports this language, e.g. zh (models tagged multilingual-N match "
                         "too, marked: check their card)")
@@ -87,7 +88,9 @@ def _matches(entry: dict, args) -> bool:
         return False
     if args.max_params_b is not None and entry["params_b"] > args.max_params_b:
         return False
-    if args.licence and args.licence.lower() not in str(entry["licence"]).lower():
+    # "apache,mit": permissive-only in one shortlist (walk pick1 needed two runs)
+    wanted = [part.strip().lower() for part in (args.licence or "").split(",") if part.strip()]
+    if wanted and not any(part in str(entry["licence"]).lower() for part in wanted):
         return False
     if args.open and entry["gated"]:
         return False
