@@ -205,6 +205,19 @@ def test_registry_script_records_a_named_connection_and_refuses_another(two_conn
     assert code == 2 and "--rebind" in err
 
 
+def test_registry_script_keeps_a_named_connection_that_does_not_resolve(two_connections, tmp_path, capsys):
+    """Walk pick1: `--connection az` (not configured on this machine) rendered CONNECTION_NAME = None, so
+    the script would have logged in with the default connection: another account."""
+    _plan(tmp_path, None)
+    code, out, _ = _run(capsys, "deploy-registry", "--connection", "az", "--json")
+    assert code == 0, out
+    script = open(json.loads(out)["script_path"]).read()
+    assert "CONNECTION_NAME = 'az'" in script or 'CONNECTION_NAME = "az"' in script
+    code, _, err = _run(capsys, "deploy-registry", "--connection", "az", "--execute", "--yes")
+    assert code == 3 and "would not log in to the account you mean" in err
+    assert two_connections == []
+
+
 def test_registry_script_without_a_recorded_connection_uses_the_resolved_default(two_connections, tmp_path, capsys):
     path = _plan(tmp_path, None)
     code, out, _ = _run(capsys, "deploy-registry", "--json")

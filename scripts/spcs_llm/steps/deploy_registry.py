@@ -83,7 +83,14 @@ def run(args) -> StepResult:
     # (flag > plan > default chain), so it cannot land on another account.
     choice = connection_choice(args, plan)
     target = describe_target(choice)
-    connection = None if target["problem"] else target["connection"]
+    # A connection the user named is baked in even when it does not resolve here: the script then
+    # fails to log in instead of falling back to the default connection (another account).
+    connection = choice.name or (None if target["problem"] else target["connection"])
+    if args.execute and not args.dry_run and target["problem"]:
+        raise SpcsLlmError(f"connection {target['connection']!r}: {target['problem']}; the deployment script "
+                           "would not log in to the account you mean",
+                           hint="name a connection from ~/.snowflake/connections.toml with --connection "
+                                "(`snow connection list`), then start again", exit_code=EXIT_ENVIRONMENT)
     choices = Choices(
         hf_secret=args.hf_secret, snapshot_dir=args.snapshot_dir, pre_logged=args.pre_logged,
         pre_logged_version=args.pre_logged_version, remote=args.remote, log_pool=args.log_pool,
