@@ -106,6 +106,11 @@ def test_execute_yes_starts_in_the_background_and_records_the_pid(workdir, capsy
         return 4242
 
     monkeypatch.setattr(deploy_registry, "start_background", fake_start)
+    code, _, err = run(capsys, "--execute", "--yes")
+    assert code == 3 and "not configured here" in err and not calls  # the plan's 'llm' is not configured yet
+    connections = workdir / "snowflake-home" / "connections.toml"
+    connections.write_text('[llm]\naccount = "LLM12345"\nuser = "deployer"\npassword = "not-a-real-password"\n')
+    connections.chmod(0o600)
     code, data, _ = run(capsys, "--execute", "--yes")
     assert code == 0 and data["mode"] == "started" and data["pid"] == 4242
     assert calls and calls[0][0].name == "deploy_qwen_svc.py"

@@ -86,11 +86,6 @@ def run(args) -> StepResult:
     # A connection the user named is baked in even when it does not resolve here: the script then
     # fails to log in instead of falling back to the default connection (another account).
     connection = choice.name or (None if target["problem"] else target["connection"])
-    if args.execute and not args.dry_run and target["problem"]:
-        raise SpcsLlmError(f"connection {target['connection']!r}: {target['problem']}; the deployment script "
-                           "would not log in to the account you mean",
-                           hint="name a connection from ~/.snowflake/connections.toml with --connection "
-                                "(`snow connection list`), then start again", exit_code=EXIT_ENVIRONMENT)
     choices = Choices(
         hf_secret=args.hf_secret, snapshot_dir=args.snapshot_dir, pre_logged=args.pre_logged,
         pre_logged_version=args.pre_logged_version, remote=args.remote, log_pool=args.log_pool,
@@ -112,6 +107,11 @@ def run(args) -> StepResult:
             )
         _refuse_running(plan)
         _refuse_replay(args)
+        if not args.dry_run and target["problem"]:
+            raise SpcsLlmError(f"connection {target['connection']!r}: {target['problem']}; the deployment script "
+                               "would not log in to the account you mean",
+                               hint="name a connection from ~/.snowflake/connections.toml with --connection "
+                                    "(`snow connection list`), then start again", exit_code=EXIT_ENVIRONMENT)
 
     out_dir = Path(args.out) if args.out else plan_path.resolve().parent / DEFAULT_OUT
     if args.dry_run:  # render (so template errors still show) but write nothing
