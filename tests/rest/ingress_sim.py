@@ -25,7 +25,7 @@ HEADER = re.compile(r'^Snowflake Token="([^"]+)"$')
 class IngressSimulator:
     def __init__(self, tokens: dict[str, bool], *, model: str = "QWEN2_5_7B_INSTRUCT", loading: int = 0,
                  idle_timeout: float = 0.5, token_delay: float = 0.0, reply_tokens: int = 8,
-                 openai_route: bool = True):
+                 openai_route: bool = True, call_route: bool = True):
         self.tokens = tokens  # token -> its role holds <svc>!ALL_ENDPOINTS_USAGE
         self.model = model
         self.loading = loading
@@ -40,8 +40,9 @@ class IngressSimulator:
         if openai_route:  # off: a service that serves only the method route
             self.app.router.add_post("/v1/chat/completions", self.chat)
             self.app.router.add_get("/v1/models", self.list_models)
-        self.app.router.add_post("/--call--", self.method_call)
-        self.app.router.add_post("/__call__", self.method_call)
+        if call_route:  # off: the custom image, whose proxy serves only /v1/*
+            self.app.router.add_post("/--call--", self.method_call)
+            self.app.router.add_post("/__call__", self.method_call)
 
     @property
     def url(self) -> str:

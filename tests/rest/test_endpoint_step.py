@@ -338,3 +338,14 @@ def test_key_pair_token_from_the_plan(offline, monkeypatch, capsys, simulator):
     assert code == 0 and sim.seen[0]["authorization"] == 'Snowflake Token="kp-token-333333"'
     assert oauth.posts[0][0] == "https://MYORG-ML_PROD.snowflakecomputing.com/oauth/token"
     assert "kp-token-333333" not in out + err and "PRIVATE" not in out + err
+
+
+def test_without_a_plan_a_custom_image_service_passes_on_its_only_route(offline, monkeypatch, capsys, simulator):
+    """On another machine (no plan) the path is unknown: the custom image serves no /--call--, and its 404
+    there must not fail a test whose chat request answered (walk gw1: the playbook's command exited 1)."""
+    sim = simulator(call_route=False, model="Qwen/Qwen2.5-7B-Instruct")
+    monkeypatch.setenv("SNOWFLAKE_PAT", CANARY)
+    code, data, _ = run_step(capsys, "endpoint", "test", "--endpoint", sim.url, "--model", "Qwen/Qwen2.5-7B-Instruct")
+    kinds = [r["diagnosis"]["kind"] for r in data["routes"]]
+    assert code == 0 and kinds == ["ok", "route-missing"] and data["engine_path"] == "unknown (no plan)"
+    assert "custom image" in data["routes"][1]["diagnosis"]["message"]
