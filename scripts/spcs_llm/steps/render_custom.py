@@ -192,6 +192,7 @@ def _data(d: settings.CustomImage, plan: dict, out: Path, files: dict[str, str])
         "function": f"{d.database}.{d.schema}.{d.function_name}",
         "max_batch_rows": d.max_batch_rows,
         "proxy_concurrency": d.proxy_concurrency,
+        "public_endpoint": d.public_endpoint,
         "vllm": {"tensor_parallel_size": d.tensor_parallel_size, "max_model_len": d.max_model_len,
                  "gpu_memory_utilization": d.gpu_memory_utilization, "dtype": d.dtype,
                  "quantization": d.quantization, "extra_args": list(d.vllm_extra_args)},
@@ -205,6 +206,12 @@ def _budget_words(c: dict) -> str:
     stage volume, so both numbers appear (walk china1: "26 GiB" at workers, "24 GiB" here, unexplained)."""
     return (f"of the {c['budget_gib']} GiB per instance; the rest holds /dev/shm "
             "and the stage volume")
+
+
+def _endpoint_words(public: bool) -> str:
+    """Whether REST can reach the service: the one thing an upgrade for REST changes (walk gw1: invisible)."""
+    return ("public: REST and OpenAI clients through the ingress (rest-access playbook)" if public
+            else "not public: SQL function only; REST needs --public-endpoint")
 
 
 def _text(data: dict) -> str:
@@ -221,6 +228,7 @@ def _text(data: dict) -> str:
         {"what": "egress", "value": f"{data['eai']}: {', '.join(data['egress_hosts'])}"},
         {"what": "function", "value": f"{data['function']} MAX_BATCH_ROWS={data['max_batch_rows']} "
                                       f"(proxy concurrency {data['proxy_concurrency']})"},
+        {"what": "endpoint", "value": _endpoint_words(data["public_endpoint"])},
     ]
     written = "would write files to" if data.get("dry_run") else "files written to"
     lines = [f"{row['what']:<10} {row['value']}" for row in rows] + [f"{written} {data['out_dir']}/"]
