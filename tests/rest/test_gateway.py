@@ -124,6 +124,8 @@ def test_check_reads_the_plan(offline, monkeypatch, capsys):
                               "--api-key-env", "GW_KEY")
     assert code == 0 and "forwards to https://a1b2c3-myorg-ml-prod.snowflakecomputing.app" in out
     assert f"model: {SERVED}" in out and "api_key=<the local API key>" in out
+    assert "base_url=http://0.0.0.0" not in out and "base_url=http://127.0.0.1:8088/v1 on this machine" in out
+    assert "http://<this machine's address>:8088/v1 from containers" in out
     assert CANARY not in out + err and "local-key-abcdef" not in out + err
 
 

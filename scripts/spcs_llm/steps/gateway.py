@@ -168,6 +168,18 @@ def _settings_text(s: dict, *, checked: bool) -> str:
         f"  forwards to {s['upstream']} with the Snowflake token from {s['token_source']}",
         f"  model: {s['model'] or '(as sent by the client)'}" + (
             f" (also accepts {', '.join(s['model_aliases'])})" if s["model_aliases"] else ""),
-        "  clients: base_url=" + s["listen"] + (", api_key=<the local API key>" if s["local_api_key"]
-                                                else ", any api_key"),
+        "  clients: base_url=" + _client_urls(s["listen"]) + (", api_key=<the local API key>" if s["local_api_key"]
+                                                              else ", any api_key"),
     ])
+
+
+def _client_urls(listen: str) -> str:
+    """A wildcard bind is no address a client can use (walk gw1: "base_url=http://0.0.0.0:8088/v1")."""
+    for wildcard in ("//0.0.0.0:", "//[::]:"):
+        if wildcard in listen:
+            local = listen.replace(wildcard, "//127.0.0.1:")
+            other = listen.replace(wildcard, "//<this machine's address>:")
+            return (f"{local} on this machine, {other} from containers and other machines (Docker: "
+                    "host.docker.internal, which Linux Docker Engine resolves only with extra_hosts "
+                    "host.docker.internal:host-gateway)")
+    return listen
