@@ -32,3 +32,17 @@ def test_who_creates_a_service_users_token_and_that_it_expires():
 
 def test_the_client_checkpoint_is_skipped_when_the_request_says():
     assert "When the request already says (their own code, on a named machine)" in TEXT
+
+
+def test_after_the_custom_image_upgrade_wait_for_the_model_and_the_url():
+    """Walk gw1: the upgrade restarts the instances and the public URL comes later; the playbook went
+    straight to `access check`, leaving section 6 without a URL."""
+    upgrade = TEXT.index("spcs-llm render-custom --part upgrade --execute --yes")
+    block = TEXT[upgrade:TEXT.index("```", upgrade)]
+    assert "spcs-llm status --wait" in block and "spcs-llm endpoint url --wait" in block
+
+
+def test_a_tool_in_docker_on_linux_reaches_the_gateway():
+    """Walk gw1: self-hosted Dify on a Linux VM has no host.docker.internal by default."""
+    assert 'extra_hosts: ["host.docker.internal:host-gateway"]' in TEXT
+    assert "keep port 8088 closed to the internet" in TEXT
