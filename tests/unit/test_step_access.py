@@ -314,3 +314,13 @@ def test_recorded_account_answers_the_playbooks_caller_and_grant(ready, capsys):
     assert code == 0 and data["executed"]
     rest = _plan(plan)["rest"]
     assert rest["caller_user"] == "LLM_SVC_APP" and rest["grant_done"] is True
+
+
+def test_network_summary_says_who_may_create_the_rule_in_the_schema(ready, capsys):
+    """Walk gw1: SECURITYADMIN ran the statements "in one go" as told and CREATE NETWORK RULE was refused."""
+    from spcs_llm.prompts import render_prompt
+
+    _, data, _ = run_step(capsys, "access", "network", "--cidr", "192.0.2.40", "--dry-run")
+    text = render_prompt("rest_access_summary", **data)
+    assert "The rule LLM_DB.SERVING.LLM_SVC_APP_REST_RULE lives in the service's schema" in text
+    assert "CREATE NETWORK RULE on that schema" in text and "with the deploying role" in text
