@@ -425,6 +425,11 @@ def test_show_custom_image_after_the_service_runs_skips_a_push_made_elsewhere(ca
     plan_file.save(plan, workdir / "deployment.yaml")
     _, state = run(capsys, "show", "--json")
     assert state["next_step"].startswith("service and function created")
+    assert "no public endpoint" in state["next_step"] and "rest-access" in state["next_step"]  # walk gw1
+    plan_file.update(plan, "render-custom", {"custom_image.public_endpoint": True})
+    plan_file.save(plan, workdir / "deployment.yaml")
+    _, state = run(capsys, "show", "--json")
+    assert "no public endpoint" not in state["next_step"]
 
 
 def test_show_of_a_gated_registry_plan_names_the_secret_and_the_live_family_names(capsys, workdir):

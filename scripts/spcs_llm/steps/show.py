@@ -98,6 +98,16 @@ def _outcome_next(outcome: dict) -> str | None:
     return None
 
 
+def _done(plan: dict, path: str | None) -> str:
+    """A custom-image service without a public endpoint answers REST with nothing: say so (walk gw1: a
+    user with a 404 from LiteLLM got no hint from show)."""
+    text = DONE.get(path, DONE[None])
+    if path == "custom-image" and not plan_file.get(plan, "custom_image.public_endpoint"):
+        text += ("; it has no public endpoint, so REST and OpenAI clients (LiteLLM, Dify) cannot reach it: the "
+                 "rest-access playbook adds one")
+    return text
+
+
 def run(args) -> StepResult:
     plan = plan_file.load(args.plan)
     path = plan.get("engine_path")
@@ -117,7 +127,7 @@ def run(args) -> StepResult:
         "hf_secret": plan_file.get(plan, "registry.hf_secret") or plan_file.get(plan, "custom_image.hf_secret"),
         "done": done,
         "registry_deployment": outcome,
-        "next_step": next_step or DONE.get(path, DONE[None]),
+        "next_step": next_step or _done(plan, path),
         "last_step": history[-1]["step"] if history else None,
         "updated_at": plan.get("updated_at"),
     }
