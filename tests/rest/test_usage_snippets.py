@@ -97,6 +97,8 @@ def test_custom_image_snippets_read_the_token_file(offline, capsys, simulator, m
         assert _run_python(_local(data["snippets"][key], sim)).strip()
         assert sim.seen[-1]["authorization"] == f'Snowflake Token="{CANARY}"'
     assert f"--pat-file {token}" in data["snippets"]["gateway"]
+    # walk gw1: on a machine without the plan the gateway maps the model only when told
+    assert f"--pat-file {token} --model Qwen/Qwen2.5-7B-Instruct\n" in data["snippets"]["gateway"]
     if shutil.which("curl"):
         result = subprocess.run(["bash", "-c", _local(data["snippets"]["curl"], sim)], capture_output=True,
                                 text=True, timeout=30)
