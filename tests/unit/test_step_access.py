@@ -141,9 +141,10 @@ def test_token_days_range(ready, capsys, days):
 
 def test_keypair_never_takes_a_private_key(ready, capsys, tmp_path):
     key = tmp_path / "k.p8"
-    key.write_text("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n")
+    # an obviously fake body: only the PEM armor tells the step that this is a private key
+    key.write_text("-----BEGIN PRIVATE KEY-----\nFAKEKEYBODYnotarealkey0000\n-----END PRIVATE KEY-----\n")
     code, data, err = run_step(capsys, "access", "token", "--method", "keypair", "--public-key-file", str(key))
-    assert code == 2 and "PRIVATE key" in data["error"] and "MIIEvQ" not in err + json.dumps(data)
+    assert code == 2 and "PRIVATE key" in data["error"] and "FAKEKEYBODY" not in err + json.dumps(data)
     pub = tmp_path / "k.pub"
     pub.write_text("-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkq\nhkiG9w0B\n-----END PUBLIC KEY-----\n")
     code, data, _ = run_step(capsys, "access", "token", "--method", "keypair", "--public-key-file", str(pub))
