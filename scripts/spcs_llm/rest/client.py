@@ -180,13 +180,19 @@ def diagnose(result: CallResult, *, idle_timeout_s: float = IDLE_TIMEOUT_S) -> D
     return Diagnosis("error", f"HTTP {code}: {result.body[:200]}")
 
 
-def _model_error(body: str) -> bool:
-    """vLLM's 404 for an unknown model: {"object": "error", "message": "The model `x` does not exist." ...}."""
+def json_object(body: str | bytes) -> dict | None:
+    """BODY parsed as a JSON object; None when it is not JSON or not an object."""
     try:
         payload = json.loads(body)
     except ValueError:
-        return False
-    if not isinstance(payload, dict):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _model_error(body: str) -> bool:
+    """vLLM's 404 for an unknown model: {"object": "error", "message": "The model `x` does not exist." ...}."""
+    payload = json_object(body)
+    if payload is None:
         return False
     error = payload.get("error") if isinstance(payload.get("error"), dict) else payload
     message = str(error.get("message") or "").lower()

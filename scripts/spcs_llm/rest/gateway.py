@@ -27,7 +27,7 @@ from aiohttp import web
 from ..errors import SpcsLlmError
 from ..proxy.server import bind_socket
 from ..redact import redact
-from .client import _model_error
+from .client import _model_error, json_object
 
 log = logging.getLogger("spcs_llm.gateway")
 
@@ -195,11 +195,8 @@ class Gateway:
         (qwen2.5-7b-instruct, Qwen/Qwen2.5-7B-Instruct, ...) or is missing."""
         if not body or not self.served_model or "json" not in content_type:
             return body
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            return body
-        if not isinstance(payload, dict):
+        payload = json_object(body)
+        if payload is None:
             return body
         model = payload.get("model")
         if model == self.served_model or (isinstance(model, str) and _norm(model) not in self._aliases and model):
