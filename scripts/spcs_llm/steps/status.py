@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from .. import PACK_ROOT
+from ..debug.signatures import CRASH_LOOP_RESTARTS  # one count for status and diagnose
 from ..errors import EXIT_ENVIRONMENT, EXIT_NEGATIVE, SpcsLlmError
 from ..output import StepResult, table
 from ..redact import register_secret
@@ -30,8 +31,7 @@ from ..snowflake.args import add_snowflake_arguments
 from ..snowflake.targets import fqn, load_plan_optional, require_schema, require_service
 
 DEFAULT_TIMEOUT_S = 540  # 9 minutes: inside an assistant's 10-minute command timeout; re-run to continue
-CRASH_LOOP_RESTARTS = 3  # restarts after a non-zero exit that make a crash loop (1-2 can be a node replacement)
-CRASH_LOOP_WINDOW_S = 1800  # ... when the last restart is this recent (older restarts are history)
+CRASH_LOOP_WINDOW_S = 1800  # CRASH_LOOP_RESTARTS restarts make a crash loop when the last is this recent
 DEFAULT_INTERVAL_S = 15
 DEFAULT_PAT_ENV = "SNOWFLAKE_PAT"  # the same default as spcs-llm usage
 PROBE_TIMEOUT_S = 10
