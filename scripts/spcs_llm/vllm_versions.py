@@ -62,7 +62,7 @@ NON_TORCH_TP1 = {
 }
 # TP > 1 adds NCCL buffers and the custom all-reduce: 3.58 GiB at TP=2 vs 1.79 at TP=1 on the
 # same 80 GB GPU (vLLM PR #10511, V0). V1 figures are not published apart: the same growth is assumed.
-NON_TORCH_TP_EXTRA_GIB = {V0: (0.4, 1.8), V1_EARLY: (0.4, 1.8), V1: (0.4, 1.8), V1_GRAPHS: (0.4, 1.8)}
+NON_TORCH_TP_EXTRA_GIB = (0.4, 1.8)
 # Sampler warm-up bytes per logit (requests x vocabulary). V0 keeps 16-bit logits plus a float32
 # copy for max_num_seqs requests. V1's sort path: float32 logits, sorted values, int64 indices,
 # softmax and cumsum copies and the sort's scratch, about 34 bytes (calibrated on gpt-oss-120b on
@@ -157,7 +157,7 @@ def sampler_bytes_per_logit(acc: Accounting) -> int:
 def non_torch_gib(acc: Accounting, gpu_total_gib: float, tp: int) -> float:
     large = gpu_total_gib >= 40
     base = NON_TORCH_TP1[acc.kind][large]
-    return base + (NON_TORCH_TP_EXTRA_GIB[acc.kind][large] if tp > 1 else 0.0)
+    return base + (NON_TORCH_TP_EXTRA_GIB[large] if tp > 1 else 0.0)
 
 
 def cuda_graph_gib(acc: Accounting, num_layers: int, enforce_eager: bool) -> float:
