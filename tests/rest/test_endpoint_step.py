@@ -237,14 +237,18 @@ class _nothing:
 
 # ---- bench --------------------------------------------------------------------------------------
 
-def test_bench_reports_latency_ttft_throughput_and_the_roofline(offline, monkeypatch, capsys, simulator):
-    sim = simulator(token_delay=0.005, reply_tokens=6)
-    path = registry_plan(offline, sim.url)
+def estimated_plan(workdir, url: str, *, total: float, single_stream: float, batch: int, **fields) -> None:
+    """A registry plan on 4 instances whose chosen candidate carries these sizing estimates."""
+    path = registry_plan(workdir, url, **fields)
     plan = plan_file.load(path)
-    plan["candidates"][0].update(est_decode_tokens_per_s=2400.0, est_decode_tokens_per_s_single_stream=95.0,
-                                 roofline_batch_per_replica=4)
+    plan["candidates"][0].update(est_decode_tokens_per_s=total, est_decode_tokens_per_s_single_stream=single_stream,
+                                 roofline_batch_per_replica=batch)
     plan["selection"]["instances"] = 4
     plan_file.save(plan, path)
+
+def test_bench_reports_latency_ttft_throughput_and_the_roofline(offline, monkeypatch, capsys, simulator):
+    sim = simulator(token_delay=0.005, reply_tokens=6)
+    estimated_plan(offline, sim.url, total=2400.0, single_stream=95.0, batch=4)
     monkeypatch.setenv("SNOWFLAKE_PAT", CANARY)
     chart = offline / "bench.png"
     code, data, err = run_step(capsys, "endpoint", "bench", "--requests", "6", "--concurrency", "3",
@@ -267,12 +271,7 @@ def test_bench_compares_the_total_at_its_own_concurrency(offline, monkeypatch, c
     """Walk rest1: the plan (made for concurrency 1) stores one busy instance's rate as its total; a
     concurrency-4 bench on 4 instances was printed as "985% of one node's estimate"."""
     sim = simulator(token_delay=0.001, reply_tokens=4)
-    path = registry_plan(offline, sim.url, request__concurrency=1)
-    plan = plan_file.load(path)
-    plan["candidates"][0].update(est_decode_tokens_per_s=37.1, est_decode_tokens_per_s_single_stream=37.1,
-                                 roofline_batch_per_replica=1)
-    plan["selection"]["instances"] = 4
-    plan_file.save(plan, path)
+    estimated_plan(offline, sim.url, total=37.1, single_stream=37.1, batch=1, request__concurrency=1)
     monkeypatch.setenv("SNOWFLAKE_PAT", CANARY)
     code, out, _ = run_text(capsys, "endpoint", "bench", "--requests", "8", "--concurrency", concurrency,
                             "--max-tokens", "4")
