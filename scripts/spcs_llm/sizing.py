@@ -26,6 +26,8 @@ GIB = 2**30
 BLOCK_SIZE = 16  # vLLM's KV block size on CUDA
 # vLLM's CacheConfig default before 0.20 (0.92 from 0.20.0: vllm_versions.default_gpu_memory_utilization)
 DEFAULT_GPU_MEMORY_UTILIZATION = 0.90
+GPU_MEMORY_UTILIZATION_HELP = ("vLLM's share of GPU memory, 0-1 (default: that vLLM release's own default, 0.92 from "
+                               f"0.20, {DEFAULT_GPU_MEMORY_UTILIZATION} before)")  # size and plan's flag
 
 BATCHED_TOKENS_DEFAULT = 2048  # the V1 scheduler default on GPUs under 70 GiB (vllm_versions.py)
 

@@ -14,7 +14,7 @@ from ..errors import EXIT_NEGATIVE, SpcsLlmError
 from ..models import resolve_model, spec_for_catalog_id
 from ..output import StepResult, table
 from ..planner import DEFAULT_PRIORITY, PRIORITIES, PlanRequest, alternatives, plan
-from ..sizing import DEFAULT_GPU_MEMORY_UTILIZATION, KV_CACHE_DTYPES, QUANTIZATIONS
+from ..sizing import GPU_MEMORY_UTILIZATION_HELP, KV_CACHE_DTYPES, QUANTIZATIONS
 
 
 def add_arguments(parser) -> None:
@@ -28,8 +28,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--quantization", choices=QUANTIZATIONS, help="size a quantized variant")
     parser.add_argument("--kv-cache-dtype", choices=KV_CACHE_DTYPES, help="default auto (the model's dtype)")
     parser.add_argument("--gpu-memory-utilization", type=float,
-                        help="vLLM's share of GPU memory, 0-1 (default: that vLLM release's own default, 0.92 from "
-                             f"0.20, {DEFAULT_GPU_MEMORY_UTILIZATION} before)")
+                        help=GPU_MEMORY_UTILIZATION_HELP)
     parser.add_argument("--vllm-version", metavar="X.Y.Z",
                         help="size with the memory accounting of this vLLM release (default: the release the plan's "
                              f"path runs: the custom image's pin {vllm_versions.CUSTOM_IMAGE_VLLM_VERSION}; the "

@@ -10,7 +10,7 @@ from .. import catalog, vllm_versions
 from ..errors import EXIT_NEGATIVE, SpcsLlmError
 from ..models import resolve_model
 from ..output import StepResult
-from ..sizing import DEFAULT_GPU_MEMORY_UTILIZATION, KV_CACHE_DTYPES, QUANTIZATIONS, SizingRequest, size
+from ..sizing import GPU_MEMORY_UTILIZATION_HELP, KV_CACHE_DTYPES, QUANTIZATIONS, SizingRequest, size
 
 _ROWS = [("weights_gib_per_gpu", "weights per GPU", "GiB"), ("activation_gib", "peak activations", "GiB"),
          ("non_torch_gib", "non-torch (NCCL, cuBLAS)", "GiB"), ("cuda_graph_gib", "CUDA graphs (in budget)", "GiB"),
@@ -29,8 +29,7 @@ def add_arguments(parser) -> None:
                              "as the closest catalog GPU for capabilities, default A100-80GB)")
     parser.add_argument("--tp", type=int, default=1, help="tensor parallel size (default 1)")
     parser.add_argument("--gpu-memory-utilization", type=float,
-                        help="vLLM's share of GPU memory, 0-1 (default: that vLLM release's own default, 0.92 from "
-                             f"0.20, {DEFAULT_GPU_MEMORY_UTILIZATION} before)")
+                        help=GPU_MEMORY_UTILIZATION_HELP)
     parser.add_argument("--vllm-version", metavar="X.Y.Z",
                         help="size with the memory accounting of this vLLM release, 0.5 or later (default: the "
                              f"custom image's pin, {vllm_versions.CUSTOM_IMAGE_VLLM_VERSION}); use it to reproduce a "
