@@ -157,12 +157,18 @@ def test_plan_records_an_observation_and_uses_it_for_that_configuration(capsys, 
     assert "KV cache as the deployment logged it" in capsys.readouterr().out
 
 
-def test_plan_reads_the_observation_from_a_saved_log(capsys, workdir):
+def _replan_with_saved_log(capsys, workdir):
+    """Plan Qwen2.5-7B on AWS, then replan from a saved vLLM 0.8.5 log that logged 61,440 KV tokens."""
     assert _run(capsys, "plan", "--model", "Qwen/Qwen2.5-7B-Instruct", "--cloud", "aws",
                 "--max-model-len", "8192", "--json")[0] == 0
     (workdir / "vllm.log").write_text(V1_LOG.replace("434,336", "61,440"))
     code, data = _run(capsys, "plan", "--replan", "--observed-log", "vllm.log", "--json")
     assert code == 0
+    return data
+
+
+def test_plan_reads_the_observation_from_a_saved_log(capsys, workdir):
+    data = _replan_with_saved_log(capsys, workdir)
     assert data["observed"]["kv_cache_tokens"] == 61_440 and data["observed"]["vllm_version"] == "0.8.5"
     seen = data["observed"]
     same = next(c for c in data["candidates"] if c["instance_family"] == seen["instance_family"])
@@ -186,11 +192,7 @@ def test_plan_observation_flags_are_checked(capsys, workdir):
 def test_a_log_that_names_its_vllm_release_sets_the_plans_accounting(capsys, workdir):
     # the registry path's release is only assumed (Snowflake does not publish it); a start-up log that
     # prints "vLLM API server version X" replaces the assumption for the whole plan
-    assert _run(capsys, "plan", "--model", "Qwen/Qwen2.5-7B-Instruct", "--cloud", "aws",
-                "--max-model-len", "8192", "--json")[0] == 0
-    (workdir / "vllm.log").write_text(V1_LOG.replace("434,336", "61,440"))
-    code, data = _run(capsys, "plan", "--replan", "--observed-log", "vllm.log", "--json")
-    assert code == 0
+    data = _replan_with_saved_log(capsys, workdir)
     assert data["request"]["vllm_version"] == "0.8.5"
     assert data["request"]["vllm_version_source"].startswith("logged by the deployment")
     # an explicit --vllm-version still wins
