@@ -402,10 +402,11 @@ def provisioning(ev: Evidence) -> Finding | None:
         return None  # provisioned since
     proof = _show(lines) + ([f"compute pool state {state}"] if state in ("STARTING", "RESIZING") else [])
     proof += _pool_nodes(ev)
-    fix = ("Not a failure yet: a GPU node is being provisioned (often 5-15 minutes), or the endpoint's URL is being "
-           "assigned. Wait with status --wait (it returns within 9 minutes; run it again to keep waiting). Past "
-           "30 minutes it is no longer a normal start: read events --since 6h and the pool line above, then hand "
-           "diagnose --json to Snowflake support, or tear it down (manage playbook) rather than let the pool bill.")
+    fix = ("Not a failure yet: a GPU node is being provisioned (this can take many minutes), or the endpoint's "
+           "URL is being assigned. Wait with status --wait (it returns within 9 minutes; run it again to keep "
+           "waiting). Past 30 minutes it is no longer a normal start: read events --since 6h and the pool line "
+           "above, then hand diagnose --json to Snowflake support, or tear it down (manage playbook) rather than "
+           "let the pool bill.")
     return Finding("provisioning", "still provisioning", 0.5, proof, fix,
                    [f"spcs-llm status{_status_flags(ev)} --wait"])
 
