@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from .. import plan_file
 from ..registry.literals import py_literal
 from ..render import environment
+from .credentials import DEFAULT_PAT_ENV as PAT_ENV
 
 ENDPOINT_ENV = "SPCS_LLM_ENDPOINT"
-PAT_ENV = "SNOWFLAKE_PAT"
 GATEWAY_PORT = 8088  # spcs-llm gateway's default --port
 MAX_TOKENS = 256
 SECTIONS = ("openai", "requests", "curl", "gateway")
