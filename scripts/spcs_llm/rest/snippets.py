@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from .. import plan_file
 from ..registry.literals import py_literal
 from ..render import environment
+from ..steps.gateway import DEFAULT_PORT as GATEWAY_PORT  # the snippet must match the gateway's default --port
 from .credentials import DEFAULT_PAT_ENV as PAT_ENV
 
 ENDPOINT_ENV = "SPCS_LLM_ENDPOINT"
-GATEWAY_PORT = 8088  # spcs-llm gateway's default --port
 MAX_TOKENS = 256
 SECTIONS = ("openai", "requests", "curl", "gateway")
 
