@@ -37,15 +37,15 @@ def check_values(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
 
 def check_region(text: str) -> str:
     """A region id the catalog names (regions_only / regions_excluded of a family), a well-formed
-    AWS/GCP region id, or a CURRENT_REGION() spelling (AWS_US_WEST_2, AZURE_EASTUS2)."""
+    AWS/GCP region id or a CURRENT_REGION() spelling (AWS_US_WEST_2, AZURE_EASTUS2: both are
+    catalog.cloud_of_region's), or an Azure display name or id."""
     from . import catalog
 
     value = text.strip()
     known = _catalog_regions()
     key = catalog.region_key(value) if value else ""
-    bare = value.split(".")[-1].lower()
     if key and (key in {catalog.region_key(r) for r in known} or catalog.cloud_of_region(value)
-                or bare.startswith(("aws_", "azure_", "gcp_")) or _AZURE_NAME.match(value)
+                or _AZURE_NAME.match(value)
                 or _AZURE_ID.match(value)):
         return value
     raise SpcsLlmError(f"--region {text!r} is not a known region",
