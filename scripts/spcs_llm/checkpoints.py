@@ -9,24 +9,17 @@ full-precision weights onto GPUs sized for a quarter of them.
 
 from __future__ import annotations
 
-from . import catalog
+from . import catalog, plan_file
 from .errors import SpcsLlmError
 from .sizing import ONLINE_QUANTIZATIONS
 
 
-def _get(plan: dict, dotted: str):
-    node: object = plan
-    for part in dotted.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
-
-
 def missing_checkpoint(plan: dict) -> str | None:
     """The quantization the plan was sized for that its model.id does not provide, or None."""
-    method = _get(plan, "request.quantization")
+    method = plan_file.get(plan, "request.quantization")
     if not method or method in ONLINE_QUANTIZATIONS:
         return None
-    return None if _get(plan, "model.checkpoint_quantization") == method else method
+    return None if plan_file.get(plan, "model.checkpoint_quantization") == method else method
 
 
 def needs_checkpoint_error(model_id: str, method: str) -> SpcsLlmError:
@@ -44,16 +37,16 @@ def require_deployable(plan: dict) -> None:
     """Refuse (exit 2) a plan whose model.id is not the quantized checkpoint it was sized as."""
     method = missing_checkpoint(plan)
     if method:
-        raise needs_checkpoint_error(str(_get(plan, "model.id")), method)
+        raise needs_checkpoint_error(str(plan_file.get(plan, "model.id")), method)
 
 
 def vllm_quantization(plan: dict) -> str | None:
     """The --quantization vLLM must be given: only a method it applies at load time to 16-bit weights.
     A pre-quantized checkpoint declares its method in config.json, and vLLM then picks its fastest
     kernel (e.g. awq_marlin); naming the method would force the slower generic one."""
-    checkpoint = _get(plan, "model.checkpoint_quantization")
+    checkpoint = plan_file.get(plan, "model.checkpoint_quantization")
     for key in ("selection.quantization", "request.quantization"):
-        method = _get(plan, key)
+        method = plan_file.get(plan, key)
         if method and method in ONLINE_QUANTIZATIONS and method != checkpoint:
             return method
     return None
