@@ -95,7 +95,9 @@ def test_pat_refusal_is_an_sql_error(runner):
 
 def test_fixtures_use_exactly_the_documented_columns():
     for scenario in ("aws_ready", "rest_blocked"):
-        for path in (RECORDED / scenario).glob("show_*network_policy*.json"):
+        paths = sorted((RECORDED / scenario).glob("show_*network_policy*.json"))
+        assert paths, f"no network-policy recordings in {scenario}"  # else the loop below checks nothing
+        for path in paths:
             data = json.loads(path.read_text())
             assert data["_source"] == columns.DOCS["show-parameters"].url
             columns.shape(data.get("rows", []), "show-parameters", strict=True, where=str(path))
