@@ -39,3 +39,15 @@ def test_every_option_has_help(step):
 
     walk(parser, "")
     assert undocumented == [], f"options without help text in `spcs-llm {step}`: {undocumented}"
+
+
+def test_readme_counts_the_failures_diagnose_knows():
+    """The README's steps table states how many failures `diagnose` matches; it drifted once."""
+    import re
+    from pathlib import Path
+
+    from spcs_llm.debug.signatures import SIGNATURES
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    counts = re.findall(r"to (\d+) known failures", readme)
+    assert counts == [str(len(SIGNATURES))], counts
