@@ -185,4 +185,4 @@ def test_playbook_bash_blocks_never_show_the_token(tmp_path):
         result = run_block(logical_commands(block.text, block.line + 1), work, env)
         assert result.ok, result.output[-2000:]
         assert CANARY not in result.output, f"block at line {block.line} printed the token"
-    _assert_no_file_holds_it(tmp_path, exempt={token_file})
+    assert "deployment.yaml" in _assert_no_file_holds_it(tmp_path, exempt={token_file})  # the plan was read
