@@ -88,7 +88,8 @@ def test_flags_are_checked_for_every_step(argv, says, capsys):
 
 def test_known_regions_pass(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    for region in ("cn-northwest-1", "AWS_US_WEST_2", "us-central1", "Central US", "East US 2"):
+    for region in ("cn-northwest-1", "AWS_US_WEST_2", "PUBLIC.AZURE_EASTUS2", "gcp_us_central1", "us-central1",
+                   "Central US", "East US 2"):
         code = _run(capsys, "plan", "--model", "Qwen/Qwen2.5-7B-Instruct", "--region", region, "--no-write")[0]
         assert code in (0, 1)
 
